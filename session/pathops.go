@@ -1,0 +1,221 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/smbd3/mount.smbd3/session/smb2"
+)
+
+// withHandle runs CREATE(path) + mids + CLOSE as one compound
+// ([MS-SMB2] 3.2.4.1.4) and returns the middle calls (released by the
+// caller) after checking the CREATE status.
+func (t *Tree) withHandle(ctx context.Context, op, path string, o CreateOptions, mids ...*request) (*smb2.CreateResponse, []*call, error) {
+	reqs := make([]*request, 0, len(mids)+2)
+	reqs = append(reqs, &request{cmd: smb2.CmdCreate, body: o.request(path)})
+	reqs = append(reqs, mids...)
+	reqs = append(reqs, &request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: smb2.AnyFileID}})
+	calls, err := t.compound(ctx, reqs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer calls[0].release()
+	defer calls[len(calls)-1].release()
+	mid := calls[1 : len(calls)-1]
+	release := func() {
+		for _, cl := range mid {
+			cl.release()
+		}
+	}
+	if err := statusErr(calls[0]); err != nil {
+		release()
+		return nil, nil, withPath(err, op, path)
+	}
+	var cr smb2.CreateResponse
+	if err := cr.Unmarshal(calls[0].body); err != nil {
+		release()
+		return nil, nil, err
+	}
+	for _, cl := range mid {
+		if err := statusErr(cl); err != nil {
+			release()
+			return nil, nil, withPath(err, op, path)
+		}
+	}
+	return &cr, mid, nil
+}
+
+func queryInfo(typ smb2.InfoType, class uint8, outLen int) *request {
+	return &request{cmd: smb2.CmdQueryInfo, charge: charge(outLen), body: &smb2.QueryInfoRequest{
+		InfoType: typ, InfoClass: class, OutputBufferLength: uint32(outLen), FileID: smb2.AnyFileID,
+	}}
+}
+
+func setInfo(id smb2.FileID, typ smb2.InfoType, class uint8, buf []byte) *request {
+	return &request{cmd: smb2.CmdSetInfo, charge: charge(len(buf)), body: &smb2.SetInfoRequest{
+		InfoType: typ, InfoClass: class, FileID: id, Buffer: buf,
+	}}
+}
+
+// Stat returns the attributes of path without following a final symlink
+// (reparse point).
+func (t *Tree) Stat(ctx context.Context, path string) (FileInfo, error) {
+	_, mid, err := t.withHandle(ctx, "stat", path,
+		CreateOptions{Access: smb2.FileReadAttributes, Options: smb2.FileOpenReparsePoint},
+		queryInfo(smb2.InfoTypeFile, uint8(smb2.FileAllInformationClass), 4096))
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer mid[0].release()
+	var out smb2.OutputResponse
+	if err := out.Unmarshal(mid[0].body); err != nil {
+		return FileInfo{}, err
+	}
+	var all smb2.FileAllInformation
+	if err := all.Unmarshal(out.Buffer); err != nil {
+		return FileInfo{}, err
+	}
+	fi := infoFromAll(path, &all)
+	return fi, nil
+}
+
+// Stat returns the attributes of an open file.
+func (f *File) Stat(ctx context.Context) (FileInfo, error) {
+	r := queryInfo(smb2.InfoTypeFile, uint8(smb2.FileAllInformationClass), 4096)
+	r.body.(*smb2.QueryInfoRequest).FileID = f.id
+	cl, err := f.t.roundTrip(ctx, r)
+	if err != nil {
+		return FileInfo{}, withPath(err, "stat", f.path)
+	}
+	defer cl.release()
+	var out smb2.OutputResponse
+	if err := out.Unmarshal(cl.body); err != nil {
+		return FileInfo{}, err
+	}
+	var all smb2.FileAllInformation
+	if err := all.Unmarshal(out.Buffer); err != nil {
+		return FileInfo{}, err
+	}
+	return infoFromAll(f.path, &all), nil
+}
+
+// setPath runs CREATE + SET_INFO + CLOSE.
+func (t *Tree) setPath(ctx context.Context, op, path string, o CreateOptions, class smb2.FileInfoClass, buf []byte) error {
+	_, mid, err := t.withHandle(ctx, op, path, o, setInfo(smb2.AnyFileID, smb2.InfoTypeFile, uint8(class), buf))
+	if err != nil {
+		return err
+	}
+	mid[0].release()
+	return nil
+}
+
+// Mkdir creates a directory.
+func (t *Tree) Mkdir(ctx context.Context, path string) error {
+	_, _, err := t.withHandle(ctx, "mkdir", path, CreateOptions{
+		Access: smb2.FileReadAttributes, Disposition: smb2.FileCreate, Options: smb2.FileDirectoryFile,
+		Attributes: uint32(smb2.FileAttributeDirectory),
+	})
+	return err
+}
+
+// Remove deletes a file (not a directory); a file still open elsewhere
+// disappears when its last handle closes.
+func (t *Tree) Remove(ctx context.Context, path string) error {
+	return t.setPath(ctx, "unlink", path, CreateOptions{
+		Access: smb2.Delete | smb2.FileReadAttributes, Options: smb2.FileNonDirectoryFile | smb2.FileOpenReparsePoint,
+	}, smb2.FileDispositionInformationClass, []byte{1})
+}
+
+// Rmdir deletes an empty directory.
+func (t *Tree) Rmdir(ctx context.Context, path string) error {
+	return t.setPath(ctx, "rmdir", path, CreateOptions{
+		Access: smb2.Delete | smb2.FileReadAttributes, Options: smb2.FileDirectoryFile,
+	}, smb2.FileDispositionInformationClass, []byte{1})
+}
+
+// Rename moves from to to; with replace an existing target is replaced
+// (a non-empty directory target still fails).
+func (t *Tree) Rename(ctx context.Context, from, to string, replace bool) error {
+	info := smb2.FileRenameInformation{ReplaceIfExists: replace, FileName: smbPath(to)}
+	return t.setPath(ctx, "rename", from, CreateOptions{
+		Access: smb2.Delete | smb2.FileReadAttributes, Options: smb2.FileOpenReparsePoint,
+	}, smb2.FileRenameInformationClass, info.Append(nil))
+}
+
+// Link creates a hard link newPath to the existing file oldPath.
+func (t *Tree) Link(ctx context.Context, oldPath, newPath string) error {
+	info := smb2.FileLinkInformation{FileName: smbPath(newPath)}
+	return t.setPath(ctx, "link", oldPath, CreateOptions{
+		Access: smb2.FileReadAttributes | smb2.FileWriteAttributes, Options: smb2.FileNonDirectoryFile,
+	}, smb2.FileLinkInformationClass, info.Append(nil))
+}
+
+// SetAttr says what SetAttr changes; nil or zero fields stay as they are.
+type SetAttr struct {
+	Size       *int64
+	Attributes uint32 // 0: unchanged
+	Created    time.Time
+	Accessed   time.Time
+	Modified   time.Time
+	Changed    time.Time
+}
+
+func (a *SetAttr) basic() *smb2.FileBasicInformation {
+	if a.Attributes == 0 && a.Created.IsZero() && a.Accessed.IsZero() && a.Modified.IsZero() && a.Changed.IsZero() {
+		return nil
+	}
+	return &smb2.FileBasicInformation{
+		CreationTime: smb2.TimeToFiletime(a.Created), LastAccessTime: smb2.TimeToFiletime(a.Accessed),
+		LastWriteTime: smb2.TimeToFiletime(a.Modified), ChangeTime: smb2.TimeToFiletime(a.Changed),
+		FileAttributes: smb2.FileAttributes(a.Attributes),
+	}
+}
+
+func (a *SetAttr) requests(id smb2.FileID) []*request {
+	var reqs []*request
+	if a.Size != nil {
+		eof := smb2.FileEndOfFileInformation{EndOfFile: uint64(*a.Size)}
+		reqs = append(reqs, setInfo(id, smb2.InfoTypeFile, uint8(smb2.FileEndOfFileInformationClass), eof.Append(nil)))
+	}
+	if b := a.basic(); b != nil {
+		reqs = append(reqs, setInfo(id, smb2.InfoTypeFile, uint8(smb2.FileBasicInformationClass), b.Append(nil)))
+	}
+	return reqs
+}
+
+// SetAttr changes size, attributes and times of path in one compound.
+func (t *Tree) SetAttr(ctx context.Context, path string, a SetAttr) error {
+	reqs := a.requests(smb2.AnyFileID)
+	if len(reqs) == 0 {
+		return nil
+	}
+	access := smb2.FileWriteAttributes | smb2.FileReadAttributes
+	if a.Size != nil {
+		access |= smb2.FileWriteData
+	}
+	_, mid, err := t.withHandle(ctx, "setattr", path, CreateOptions{Access: access}, reqs...)
+	if err != nil {
+		return err
+	}
+	for _, cl := range mid {
+		cl.release()
+	}
+	return nil
+}
+
+// SetAttr changes size, attributes and times through an open handle.
+func (f *File) SetAttr(ctx context.Context, a SetAttr) error {
+	for _, r := range a.requests(f.id) {
+		cl, err := f.t.roundTrip(ctx, r)
+		if err != nil {
+			return withPath(err, "setattr", f.path)
+		}
+		cl.release()
+	}
+	return nil
+}
+
+// Truncate sets the size of an open file.
+func (f *File) Truncate(ctx context.Context, size int64) error {
+	return f.SetAttr(ctx, SetAttr{Size: &size})
+}
