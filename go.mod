@@ -7,4 +7,8 @@ require (
 	golang.org/x/crypto v0.45.0
 )
 
-require github.com/geoffgarside/ber v1.1.0 // indirect
+require (
+	github.com/geoffgarside/ber v1.1.0 // indirect
+	github.com/hanwen/go-fuse/v2 v2.9.0 // indirect
+	golang.org/x/sys v0.38.0 // indirect
+)

@@ -40,8 +40,9 @@ type Server struct {
 	Config   string   // path of the smb.conf
 	LogFile  string   // smbd's debug output; helpers such as samba-dcerpcd log to samba.log beside it
 
-	opts Options
-	root string
+	opts    Options
+	root    string
+	release func() error // gives back the loopback addresses held for opts.Interfaces
 
 	mu   sync.Mutex // guards cmd and done: Stop and Restart may race with cleanup
 	cmd  *exec.Cmd
@@ -57,16 +58,47 @@ func Start(t testing.TB, opts Options) *Server {
 	RequireTool(t, "smbd")
 	RequireTool(t, "pdbedit")
 	RequireTool(t, "ip")
-	if err := opts.validate(); err != nil {
+	s, err := Launch(opts)
+	if s != nil {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("samba: %s (config %s), last lines of %s:\n%s", s.Addr, s.Config, s.LogFile, s.logTail(60))
+			}
+			if os.Getenv("SMBD3_SAMBA_KEEP") != "" {
+				t.Logf("samba: SMBD3_SAMBA_KEEP is set, keeping %s", s.root)
+			}
+			if err := s.Close(); err != nil {
+				t.Errorf("samba: %v", err)
+			}
+		})
+	}
+	if err != nil {
 		t.Fatalf("samba.Start: %v", err)
+	}
+	return s
+}
+
+// Launch is Start for programs (the demo, benchmarks): it returns an error
+// instead of failing a test, and the caller must Close the server.
+func Launch(opts Options) (*Server, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("samba: starting smbd needs root")
+	}
+	for _, tool := range []string{"smbd", "pdbedit", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("samba: %s not installed (run scripts/deps.sh)", tool)
+		}
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
 	}
 	uid, gid, err := prepareHost()
 	if err != nil {
-		t.Fatalf("samba.Start: %v", err)
+		return nil, err
 	}
 	root, err := os.MkdirTemp(shareParent(), dirPrefix)
 	if err != nil {
-		t.Fatalf("samba.Start: %v", err)
+		return nil, err
 	}
 	s := &Server{
 		Host:     "127.0.0.1",
@@ -79,81 +111,85 @@ func Start(t testing.TB, opts Options) *Server {
 		LogFile:  filepath.Join(root, "log", "smbd.log"),
 		opts:     opts,
 		root:     root,
+		release:  func() error { return nil },
 	}
-	releaseAddrs := func() error { return nil }
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("samba: %s (config %s), last lines of %s:\n%s", s.Addr, s.Config, s.LogFile, s.logTail(60))
-		}
-		s.Stop()
-		if err := releaseAddrs(); err != nil {
-			t.Errorf("samba: releasing loopback addresses: %v", err)
-		}
-		if os.Getenv("SMBD3_SAMBA_KEEP") != "" {
-			t.Logf("samba: SMBD3_SAMBA_KEEP is set, keeping %s", root)
-			return
-		}
-		if err := os.RemoveAll(root); err != nil {
-			t.Errorf("samba: %v", err)
-		}
-	})
+	if err := s.launch(uid, gid); err != nil {
+		return s, err
+	}
+	return s, nil
+}
 
+// Close stops smbd and removes the server's files (kept when
+// SMBD3_SAMBA_KEEP is set) and the loopback addresses it added.
+func (s *Server) Close() error {
+	s.Stop()
+	err := s.release()
+	if os.Getenv("SMBD3_SAMBA_KEEP") != "" {
+		return err
+	}
+	if rerr := os.RemoveAll(s.root); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+func (s *Server) launch(uid, gid int) error {
+	root := s.root
 	if err := os.Chmod(root, 0o755); err != nil { // the share user must reach Dir
-		t.Fatalf("samba.Start: %v", err)
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(root, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		t.Fatalf("samba.Start: %v", err)
+		return err
 	}
 	for _, d := range []string{"private", "lock", "state", "cache", "pid", "ncalrpc", "binddns", "winbindd", "usershares", "log", "share"} {
 		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatalf("samba.Start: %v", err)
+			return err
 		}
 	}
 	if err := os.Chmod(filepath.Join(root, "private"), 0o700); err != nil {
-		t.Fatalf("samba.Start: %v", err)
+		return err
 	}
 	if err := os.Chown(s.Dir, uid, gid); err != nil {
-		t.Fatalf("samba.Start: %v", err)
+		return err
 	}
 	if err := os.Chmod(s.Dir, 0o775); err != nil {
-		t.Fatalf("samba.Start: %v", err)
+		return err
 	}
-
 	var extra []string
-	for _, i := range opts.Interfaces {
+	for _, i := range s.opts.Interfaces {
 		if i.Addr != "127.0.0.1" {
 			extra = append(extra, i.Addr)
 		}
 	}
-	if releaseAddrs, err = holdAddrs(extra); err != nil {
-		t.Fatalf("samba.Start: %v", err)
+	release, err := holdAddrs(extra)
+	if err != nil {
+		return err
 	}
-
+	s.release = release
 	for attempt := 1; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("samba.Start: %v", err)
+			return err
 		}
 		s.setPort(port, extra)
 		if err := os.WriteFile(s.Config, []byte(s.config()), 0o644); err != nil {
-			t.Fatalf("samba.Start: %v", err)
+			return err
 		}
 		if attempt == 1 {
 			if err := s.addUser(); err != nil {
-				t.Fatalf("samba.Start: %v", err)
+				return err
 			}
 		}
 		s.mu.Lock()
 		err = s.startLocked()
 		s.mu.Unlock()
 		if err == nil {
-			return s
+			return nil
 		}
 		if errors.Is(err, errPortInUse) && attempt < portAttempts {
-			t.Logf("samba: port %d was taken, trying another", port)
 			continue
 		}
-		t.Fatalf("samba.Start: %v", err) // the cleanup prints the log tail
+		return fmt.Errorf("%w\nlast lines of %s:\n%s", err, s.LogFile, s.logTail(40))
 	}
 }
 

@@ -1,0 +1,94 @@
+// Package fs is the FUSE filesystem over an SMB3 tree (go-fuse v2 node API).
+//
+// Kernel caching: attributes and directory entries are given to the kernel
+// with the attribute TTL (mount option actimeo); the page cache is used as
+// the cache mode allows: "strict" keeps cached pages only while a file is
+// unchanged on the server (checked at open: mtime and size), "loose" keeps
+// them across opens, "none" bypasses the page cache (direct I/O).
+//
+// Deadlocks: no node method holds a lock while calling into the kernel
+// (notifications are sent from separate goroutines), and no server round
+// trip happens under a node lock.
+package fs
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/smbd3/mount.smbd3/session"
+)
+
+// Options configure the mount.
+type Options struct {
+	UID, GID   uint32
+	FileMode   uint32 // permission bits of regular files (default 0755)
+	DirMode    uint32 // permission bits of directories (default 0755)
+	ReadOnly   bool
+	Cache      string        // "strict" (default), "loose" or "none"
+	AttrTTL    time.Duration // attribute and entry cache lifetime (actimeo); 0 disables
+	AllowOther bool
+	FsName     string // shown in /proc/mounts, e.g. //server/share
+	Subdir     string // share-relative directory to mount instead of the root
+	MaxWrite   int    // largest FUSE write (default 1 MiB)
+	Debug      bool   // FUSE protocol trace
+	Logger     *slog.Logger
+	// MountOptions are extra options for the kernel mount (e.g. "default_permissions").
+	MountOptions []string
+}
+
+func (o *Options) defaults() {
+	if o.FileMode == 0 {
+		o.FileMode = 0o755
+	}
+	if o.DirMode == 0 {
+		o.DirMode = 0o755
+	}
+	if o.Cache == "" {
+		o.Cache = "strict"
+	}
+	if o.MaxWrite == 0 {
+		o.MaxWrite = 1 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Mount mounts tree at mountpoint and returns once the kernel mount is live.
+// Serve requests until Unmount; server.Wait() returns when it is unmounted.
+func Mount(mountpoint string, tree *session.Tree, o Options) (*fuse.Server, error) {
+	o.defaults()
+	root := newFS(tree, o).root()
+	ttl := o.AttrTTL
+	opts := &fs.Options{
+		EntryTimeout:    &ttl,
+		AttrTimeout:     &ttl,
+		NegativeTimeout: &ttl,
+		UID:             o.UID,
+		GID:             o.GID,
+		MountOptions: fuse.MountOptions{
+			AllowOther:    o.AllowOther,
+			FsName:        o.FsName,
+			Name:          "smbd3",
+			MaxWrite:      o.MaxWrite,
+			MaxReadAhead:  1 << 20,
+			MaxBackground: 64,
+			Debug:         o.Debug,
+			Options:       o.MountOptions,
+			DirectMount:   true,
+			EnableLocks:   true,
+		},
+	}
+	if o.ReadOnly {
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
+	}
+	srv, err := fs.Mount(mountpoint, root, opts)
+	if err != nil {
+		return nil, fmt.Errorf("fuse mount on %s: %w", mountpoint, err)
+	}
+	return srv, nil
+}
