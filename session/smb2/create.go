@@ -157,13 +157,10 @@ func ParseCreateContexts(b []byte) ([]CreateContext, error) {
 			}
 			lim = next
 		}
-		if (nl > 0 && (no < 16 || no+nl > lim)) || (dl > 0 && (do < 16 || do+dl > lim)) {
+		if no+nl > lim || (nl > 0 && no < 16) || (dl > 0 && (do < 16 || do+dl > lim)) {
 			return nil, malformed("create context: fields beyond entry")
 		}
-		var cc CreateContext
-		if nl > 0 {
-			cc.Name = string(c[no : no+nl])
-		}
+		cc := CreateContext{Name: string(c[no : no+nl])}
 		if dl > 0 {
 			cc.Data = c[do : do+dl]
 		}

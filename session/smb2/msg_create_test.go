@@ -178,10 +178,12 @@ func TestMsgParseCreateContexts(t *testing.T) {
 	if got, err := ParseCreateContexts(append(msgBuf(16), 0xEE, 0xEE)); err != nil || len(got) != 1 {
 		t.Errorf("trailing bytes: %v %v", got, err)
 	}
-	// Name length 0 with a wild offset is just an empty name.
-	if got, err := ParseCreateContexts(msgBuf(16).u16(4, 0xFFFF)); err != nil || got[0].Name != "" {
-		t.Errorf("empty name, wild offset: %v %v", got, err)
+	// An empty name needs no offset, but a wild one is still rejected.
+	if got, err := ParseCreateContexts(msgBuf(16)); err != nil || got[0].Name != "" {
+		t.Errorf("empty name: %v %v", got, err)
 	}
+	_, err = ParseCreateContexts(msgBuf(16).u16(4, 0xFFFF))
+	msgWantMalformed(t, "empty name, wild offset", err)
 }
 
 // [MS-SMB2] 2.2.13.
