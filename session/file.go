@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -211,5 +210,18 @@ func (f *File) Flush(ctx context.Context) error {
 	return withPath(err, "flush", f.path)
 }
 
-// ErrIsDir and friends are returned by path helpers.
-var errShortInfo = errors.New("smb: short info buffer")
+
+// Lock takes, or with smb2.LockUnlock releases, byte-range locks on the
+// file ([MS-SMB2] 3.2.4.19). A lock without LockFailImmediately waits on
+// the server until granted or until ctx is cancelled (SMB2 CANCEL).
+func (f *File) Lock(ctx context.Context, locks []smb2.LockElement) error {
+	cl, err := f.t.roundTrip(ctx, &request{cmd: smb2.CmdLock, body: &smb2.LockRequest{FileID: f.id, Locks: locks}})
+	if err != nil {
+		return withPath(err, "lock", f.path)
+	}
+	cl.release()
+	return nil
+}
+
+// Tree returns the tree the file belongs to.
+func (f *File) Tree() *Tree { return f.t }

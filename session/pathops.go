@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/smbd3/mount.smbd3/session/smb2"
@@ -218,4 +219,52 @@ func (f *File) SetAttr(ctx context.Context, a SetAttr) error {
 // Truncate sets the size of an open file.
 func (f *File) Truncate(ctx context.Context, size int64) error {
 	return f.SetAttr(ctx, SetAttr{Size: &size})
+}
+
+// CreateStat opens or creates path and returns the handle with the file's
+// full attributes (including its file index), in one round trip: a related
+// compound of CREATE and QUERY_INFO.
+func (t *Tree) CreateStat(ctx context.Context, path string, o CreateOptions) (*File, FileInfo, error) {
+	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: o.request(path)},
+		queryInfo(smb2.InfoTypeFile, uint8(smb2.FileAllInformationClass), 4096))
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	defer calls[0].release()
+	defer calls[1].release()
+	if err := statusErr(calls[0]); err != nil {
+		return nil, FileInfo{}, withPath(err, "open", path)
+	}
+	var cr smb2.CreateResponse
+	if err := cr.Unmarshal(calls[0].body); err != nil {
+		return nil, FileInfo{}, err
+	}
+	f := &File{t: t, id: cr.FileID, path: path, Info: infoFromTimes(path, &cr.FileTimes), Action: cr.CreateAction}
+	var out smb2.OutputResponse
+	var all smb2.FileAllInformation
+	if statusErr(calls[1]) == nil && out.Unmarshal(calls[1].body) == nil && all.Unmarshal(out.Buffer) == nil {
+		f.Info = infoFromAll(path, &all)
+	}
+	return f, f.Info, nil
+}
+
+// ReadSmall reads up to n bytes from the start of path in one round trip
+// (CREATE + READ + CLOSE compound); used to recognise symlink files.
+func (t *Tree) ReadSmall(ctx context.Context, path string, n int) ([]byte, error) {
+	_, mid, err := t.withHandle(ctx, "read", path, CreateOptions{Access: smb2.GenericRead, Options: smb2.FileNonDirectoryFile},
+		&request{cmd: smb2.CmdRead, charge: charge(n), body: &smb2.ReadRequest{
+			Padding: smb2.HeaderSize + 16, Length: uint32(n), FileID: smb2.AnyFileID,
+		}})
+	if err != nil {
+		if errors.Is(err, smb2.StatusEndOfFile) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer mid[0].release()
+	var resp smb2.ReadResponse
+	if err := resp.Unmarshal(mid[0].body); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), resp.Data...), nil
 }

@@ -1,0 +1,283 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/smbd3/mount.smbd3/channel"
+	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/session/smb2"
+)
+
+// writeBehind bounds the bytes of WRITEs a handle may have in flight after
+// the kernel's write call has already returned. Errors of such writes are
+// reported by the next write, fsync, flush (close) or read on the handle.
+const writeBehind = 32 << 20
+
+// handle is an open file. Writes are sent asynchronously (write-behind);
+// overlapping writes keep their order, and reads, fsync, flush, setattr and
+// getattr wait for the writes in flight first.
+type handle struct {
+	n     *node
+	f     *session.File
+	flags uint32
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	inflight int64         // bytes being written
+	ranges   []writeRange  // in-flight writes
+	werr     error         // first failed write not yet reported
+	locks    []posixLock   // byte-range locks held through this handle
+	closed   bool
+}
+
+type writeRange struct{ off, end int64 }
+
+func newHandle(n *node, f *session.File, flags uint32) *handle {
+	h := &handle{n: n, f: f, flags: flags}
+	h.cond.L = &h.mu
+	n.mu.Lock()
+	if n.handles == nil {
+		n.handles = make(map[*handle]struct{})
+	}
+	n.handles[h] = struct{}{}
+	n.mu.Unlock()
+	return h
+}
+
+// drain waits for every write in flight on the node's handles and returns
+// the first write error among them.
+func (n *node) drain() syscall.Errno {
+	n.mu.Lock()
+	hs := make([]*handle, 0, len(n.handles))
+	for h := range n.handles {
+		hs = append(hs, h)
+	}
+	n.mu.Unlock()
+	var first syscall.Errno
+	for _, h := range hs {
+		if err := h.wait(0, -1); err != 0 && first == 0 {
+			first = err
+		}
+	}
+	return first
+}
+
+// wait blocks until no write overlapping [off, end) is in flight (end < 0:
+// any write) and returns, once, a pending write error.
+func (h *handle) wait(off, end int64) syscall.Errno {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for h.overlapsLocked(off, end) {
+		h.cond.Wait()
+	}
+	if h.werr != nil {
+		err := h.werr
+		h.werr = nil
+		return toErrno(err)
+	}
+	return 0
+}
+
+func (h *handle) overlapsLocked(off, end int64) bool {
+	for _, r := range h.ranges {
+		if end < 0 || (r.off < end && off < r.end) {
+			return true
+		}
+	}
+	return false
+}
+
+func accessFor(flags uint32) uint32 {
+	switch flags & syscall.O_ACCMODE {
+	case syscall.O_WRONLY, syscall.O_RDWR:
+		return smb2.GenericRead | smb2.GenericWrite
+	}
+	return smb2.GenericRead
+}
+
+// openFlags tells the kernel how to cache the file's pages (see the
+// package documentation).
+func (n *node) openFlags(info *session.FileInfo) uint32 {
+	switch n.fsys.o.Cache {
+	case "none":
+		return fuse.FOPEN_DIRECT_IO
+	case "loose":
+		return fuse.FOPEN_KEEP_CACHE
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	stamp := cacheStamp{mtime: info.Modified, size: info.Size}
+	keep := n.cached == stamp
+	n.cached = stamp
+	if keep {
+		return fuse.FOPEN_KEEP_CACHE
+	}
+	return 0
+}
+
+var _ = (fs.NodeOpener)((*node)(nil))
+
+// Open opens an existing file.
+func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if n.fsys.o.ReadOnly && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		return nil, 0, syscall.EROFS
+	}
+	p := n.spath()
+	o := session.CreateOptions{Access: accessFor(flags), Options: smb2.FileNonDirectoryFile}
+	if flags&syscall.O_TRUNC != 0 {
+		o.Disposition = smb2.FileOverwrite
+	}
+	f, info, err := n.fsys.tree.CreateStat(ctx, p, o)
+	if err != nil && flags&syscall.O_ACCMODE == syscall.O_WRONLY && toErrno(err) == syscall.EACCES {
+		o.Access = smb2.GenericWrite
+		f, info, err = n.fsys.tree.CreateStat(ctx, p, o)
+	}
+	if err != nil {
+		return nil, 0, toErrno(err)
+	}
+	n.fsys.attrs.Update(p, entry{info: info})
+	if flags&syscall.O_TRUNC != 0 {
+		n.fsys.changed(p)
+	}
+	return newHandle(n, f, flags), n.openFlags(&info), 0
+}
+
+var _ = (fs.NodeCreater)((*node)(nil))
+
+// Create creates and opens a file; O_EXCL fails if it exists. A mode
+// without owner write permission sets the read-only attribute.
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	if n.fsys.o.ReadOnly {
+		return nil, nil, 0, syscall.EROFS
+	}
+	p := n.child(name)
+	o := session.CreateOptions{Access: smb2.GenericRead | smb2.GenericWrite, Options: smb2.FileNonDirectoryFile,
+		Disposition: smb2.FileOpenIf, Attributes: uint32(smb2.FileAttributeArchive)}
+	switch {
+	case flags&syscall.O_EXCL != 0:
+		o.Disposition = smb2.FileCreate
+	case flags&syscall.O_TRUNC != 0:
+		o.Disposition = smb2.FileOverwriteIf
+	}
+	if mode&0o200 == 0 {
+		o.Attributes |= uint32(smb2.FileAttributeReadonly)
+	}
+	f, info, err := n.fsys.tree.CreateStat(ctx, p, o)
+	n.fsys.changed(p)
+	if err != nil {
+		return nil, nil, 0, toErrno(err)
+	}
+	e := entry{info: info}
+	n.fsys.attrs.Update(p, e)
+	child := n.newChild(ctx, &e, out)
+	cn := child.Operations().(*node)
+	return child, newHandle(cn, f, flags), cn.openFlags(&info), 0
+}
+
+var _ = (fs.FileReader)((*handle)(nil))
+
+// Read reads from the server into the kernel's buffer.
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if err := h.wait(off, off+int64(len(dest))); err != 0 {
+		return nil, err
+	}
+	n, err := h.f.ReadAt(ctx, dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, toErrno(err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+var _ = (fs.FileWriter)((*handle)(nil))
+
+// Write queues the data for the server and returns at once, unless more
+// than writeBehind bytes are already in flight.
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	end := off + int64(len(data))
+	h.mu.Lock()
+	for h.inflight+int64(len(data)) > writeBehind && h.inflight > 0 || h.overlapsLocked(off, end) {
+		h.cond.Wait()
+	}
+	if h.werr != nil {
+		err := h.werr
+		h.werr = nil
+		h.mu.Unlock()
+		return 0, toErrno(err)
+	}
+	h.inflight += int64(len(data))
+	r := writeRange{off, end}
+	h.ranges = append(h.ranges, r)
+	h.mu.Unlock()
+
+	buf := channel.GetBuf(len(data))
+	copy(buf, data)
+	go func() {
+		_, err := h.f.WriteAt(context.Background(), buf, off)
+		channel.PutBuf(buf)
+		h.mu.Lock()
+		h.inflight -= int64(len(buf))
+		for i, x := range h.ranges {
+			if x == r {
+				h.ranges = append(h.ranges[:i], h.ranges[i+1:]...)
+				break
+			}
+		}
+		if err != nil && h.werr == nil {
+			h.werr = err
+		}
+		h.cond.Broadcast()
+		h.mu.Unlock()
+	}()
+	h.n.fsys.attrs.Invalidate(h.n.spath())
+	return uint32(len(data)), 0
+}
+
+var _ = (fs.FileFlusher)((*handle)(nil))
+
+// Flush (each close of a descriptor) reports write errors.
+func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	return h.wait(0, -1)
+}
+
+var _ = (fs.FileFsyncer)((*handle)(nil))
+
+// Fsync waits for the writes and asks the server to make them durable.
+func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	if err := h.wait(0, -1); err != 0 {
+		return err
+	}
+	return toErrno(h.f.Flush(ctx))
+}
+
+var _ = (fs.FileReleaser)((*handle)(nil))
+
+// Release closes the handle once the kernel has no more use for it.
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	err := h.wait(0, -1)
+	h.n.mu.Lock()
+	delete(h.n.handles, h)
+	h.n.mu.Unlock()
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	cerr := h.f.Close(context.WithoutCancel(ctx))
+	h.n.fsys.attrs.Invalidate(h.n.spath())
+	if err != 0 {
+		return err
+	}
+	return toErrno(cerr)
+}
+
+var _ = (fs.FileGetattrer)((*handle)(nil))
+
+// Getattr through the handle.
+func (h *handle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	return h.n.Getattr(ctx, h, out)
+}

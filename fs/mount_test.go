@@ -1,0 +1,80 @@
+package fs_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	smbfs "github.com/smbd3/mount.smbd3/fs"
+	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/test/samba"
+)
+
+// mounted starts Samba and mounts its share through the kernel; it returns
+// the mountpoint and the server.
+func mounted(t testing.TB, sopts samba.Options, o smbfs.Options) (string, *samba.Server) {
+	t.Helper()
+	samba.RequireTool(t, "fusermount3")
+	srv := samba.Start(t, sopts)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s, err := session.Dial(ctx, session.Config{Addr: srv.Addr, User: srv.User, Password: srv.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := s.Mount(ctx, srv.Share)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt := t.TempDir()
+	if o.AttrTTL == 0 {
+		o.AttrTTL = time.Second
+	}
+	o.FsName = "//" + srv.Addr + "/" + srv.Share
+	server, err := smbfs.Mount(mnt, tree, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := server.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+			fuseUnmountLazy(mnt)
+		}
+		s.Close()
+	})
+	return mnt, srv
+}
+
+func fuseUnmountLazy(mnt string) { _ = (*fuse.Server)(nil); os.Remove(mnt) }
+
+func rnd(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func TestSmoke(t *testing.T) {
+	mnt, srv := mounted(t, samba.Options{}, smbfs.Options{})
+	data := rnd(5<<20 + 3)
+	if err := os.WriteFile(filepath.Join(mnt, "a.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(mnt, "a.bin"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back: %v", err)
+	}
+	disk, _ := os.ReadFile(filepath.Join(srv.Dir, "a.bin"))
+	if !bytes.Equal(disk, data) {
+		t.Fatal("disk differs")
+	}
+	ents, err := os.ReadDir(mnt)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("readdir %v %v", ents, err)
+	}
+}

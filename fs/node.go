@@ -1,0 +1,389 @@
+package fs
+
+import (
+	"context"
+	"path"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/session/smb2"
+)
+
+// node is a file, directory or symlink of the mount. Its path is computed
+// from the inode tree, which go-fuse keeps up to date across renames.
+type node struct {
+	fs.Inode
+	fsys *fsys
+
+	mu      sync.Mutex
+	handles map[*handle]struct{} // open file handles, for write-behind draining
+	cached  cacheStamp           // server mtime and size when pages were last cached
+}
+
+type cacheStamp struct {
+	mtime time.Time
+	size  int64
+}
+
+// spath is the node's share-relative path.
+func (n *node) spath() string {
+	return n.fsys.sharePath(n.Path(nil))
+}
+
+func (n *node) child(name string) string {
+	p := n.spath()
+	if p == "" {
+		return name
+	}
+	return p + "/" + name
+}
+
+func (n *node) timeouts(out *fuse.EntryOut) {
+	out.SetEntryTimeout(n.fsys.o.AttrTTL)
+	out.SetAttrTimeout(n.fsys.o.AttrTTL)
+}
+
+// newChild makes (or finds) the inode for an entry.
+func (n *node) newChild(ctx context.Context, e *entry, out *fuse.EntryOut) *fs.Inode {
+	n.fsys.fillAttr(e, &out.Attr)
+	n.timeouts(out)
+	st := fs.StableAttr{Mode: e.mode(&n.fsys.o) & syscall.S_IFMT, Ino: e.info.FileID}
+	return n.NewInode(ctx, &node{fsys: n.fsys}, st)
+}
+
+var _ = (fs.NodeLookuper)((*node)(nil))
+
+// Lookup finds a directory entry.
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	e, errno := n.fsys.stat(ctx, n.child(name))
+	if errno != 0 {
+		if errno == syscall.ENOENT {
+			out.SetEntryTimeout(n.fsys.o.AttrTTL) // negative entry
+		}
+		return nil, errno
+	}
+	return n.newChild(ctx, &e, out), 0
+}
+
+var _ = (fs.NodeGetattrer)((*node)(nil))
+
+// Getattr reports attributes; pending writes are flushed first so the size
+// is right.
+func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if err := n.drain(); err != 0 {
+		return err
+	}
+	var e entry
+	var errno syscall.Errno
+	if h, ok := fh.(*handle); ok {
+		var info session.FileInfo
+		info, err := h.f.Stat(ctx)
+		if err != nil {
+			return toErrno(err)
+		}
+		e = entry{info: info}
+		if old, ok := n.fsys.attrs.Get(n.spath()); ok {
+			e.link, e.target = old.link, old.target
+		}
+	} else if n.IsRoot() {
+		info, err := n.fsys.tree.Stat(ctx, n.spath())
+		if err != nil {
+			return toErrno(err)
+		}
+		e = entry{info: info}
+	} else if e, errno = n.fsys.stat(ctx, n.spath()); errno != 0 {
+		return errno
+	}
+	n.fsys.fillAttr(&e, &out.Attr)
+	out.SetTimeout(n.fsys.o.AttrTTL)
+	return 0
+}
+
+var _ = (fs.NodeSetattrer)((*node)(nil))
+
+// Setattr changes size, times and the read-only attribute (from the owner
+// write bit). Ownership and other mode bits are not stored by an SMB server
+// without POSIX extensions; changes to them are accepted and ignored, as
+// Linux cifs does.
+func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if n.fsys.o.ReadOnly {
+		return syscall.EROFS
+	}
+	if err := n.drain(); err != 0 {
+		return err
+	}
+	p := n.spath()
+	var a session.SetAttr
+	if sz, ok := in.GetSize(); ok {
+		s := int64(sz)
+		a.Size = &s
+	}
+	if t, ok := in.GetMTime(); ok {
+		a.Modified = t
+	}
+	if t, ok := in.GetATime(); ok {
+		a.Accessed = t
+	}
+	if mode, ok := in.GetMode(); ok && !n.IsDir() {
+		cur, errno := n.fsys.stat(ctx, p)
+		if errno != 0 {
+			return errno
+		}
+		attrs := cur.info.Attributes &^ uint32(smb2.FileAttributeNormal)
+		if mode&0o200 == 0 {
+			attrs |= uint32(smb2.FileAttributeReadonly)
+		} else {
+			attrs &^= uint32(smb2.FileAttributeReadonly)
+		}
+		if attrs == 0 {
+			attrs = uint32(smb2.FileAttributeNormal)
+		}
+		if attrs != cur.info.Attributes {
+			a.Attributes = attrs
+		}
+	}
+	var err error
+	if h, ok := fh.(*handle); ok && h.f != nil {
+		err = h.f.SetAttr(ctx, a)
+	} else {
+		err = n.fsys.tree.SetAttr(ctx, p, a)
+	}
+	n.fsys.changed(p)
+	if err != nil {
+		return toErrno(err)
+	}
+	return n.Getattr(ctx, fh, out)
+}
+
+func (n *node) IsDir() bool { return n.StableAttr().Mode&syscall.S_IFMT == syscall.S_IFDIR }
+
+var _ = (fs.NodeMkdirer)((*node)(nil))
+
+// Mkdir creates a directory.
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if n.fsys.o.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	p := n.child(name)
+	err := n.fsys.tree.Mkdir(ctx, p)
+	n.fsys.changed(p)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	e, errno := n.fsys.stat(ctx, p)
+	if errno != 0 {
+		return nil, errno
+	}
+	return n.newChild(ctx, &e, out), 0
+}
+
+var _ = (fs.NodeRmdirer)((*node)(nil))
+
+// Rmdir removes an empty directory.
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if n.fsys.o.ReadOnly {
+		return syscall.EROFS
+	}
+	p := n.child(name)
+	err := n.fsys.tree.Rmdir(ctx, p)
+	n.fsys.changedTree(p)
+	return toErrno(err)
+}
+
+var _ = (fs.NodeUnlinker)((*node)(nil))
+
+// Unlink removes a file; an open file stays usable until closed. A file
+// with the read-only attribute is unlinked too, as POSIX allows.
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	if n.fsys.o.ReadOnly {
+		return syscall.EROFS
+	}
+	p := n.child(name)
+	err := n.fsys.tree.Remove(ctx, p)
+	if toErrno(err) == syscall.EACCES {
+		if e, errno := n.fsys.stat(ctx, p); errno == 0 && e.info.Attributes&uint32(smb2.FileAttributeReadonly) != 0 {
+			attrs := e.info.Attributes &^ uint32(smb2.FileAttributeReadonly)
+			if attrs == 0 {
+				attrs = uint32(smb2.FileAttributeNormal)
+			}
+			if n.fsys.tree.SetAttr(ctx, p, session.SetAttr{Attributes: attrs}) == nil {
+				err = n.fsys.tree.Remove(ctx, p)
+			}
+		}
+	}
+	n.fsys.changed(p)
+	return toErrno(err)
+}
+
+var _ = (fs.NodeRenamer)((*node)(nil))
+
+// Rename moves an entry; RENAME_NOREPLACE is honoured, RENAME_EXCHANGE is
+// not supported by SMB.
+func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if n.fsys.o.ReadOnly {
+		return syscall.EROFS
+	}
+	const renameNoreplace, renameExchange = 1, 2
+	if flags&renameExchange != 0 {
+		return syscall.EINVAL
+	}
+	np, ok := newParent.(*node)
+	if !ok {
+		return syscall.EXDEV
+	}
+	from, to := n.child(name), np.child(newName)
+	replace := flags&renameNoreplace == 0
+	err := n.fsys.tree.Rename(ctx, from, to, replace)
+	if err != nil && replace && toErrno(err) == syscall.EACCES {
+		// POSIX replaces an empty directory; SMB refuses to. Remove it
+		// and try once more.
+		if e, errno := n.fsys.stat(ctx, to); errno == 0 && e.info.IsDir() {
+			if n.fsys.tree.Rmdir(ctx, to) == nil {
+				err = n.fsys.tree.Rename(ctx, from, to, replace)
+			}
+		}
+	}
+	n.fsys.changedTree(from)
+	n.fsys.changedTree(to)
+	return toErrno(err)
+}
+
+var _ = (fs.NodeLinker)((*node)(nil))
+
+// Link makes a hard link.
+func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if n.fsys.o.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	t, ok := target.(*node)
+	if !ok {
+		return nil, syscall.EXDEV
+	}
+	p := n.child(name)
+	old := t.spath()
+	err := n.fsys.tree.Link(ctx, old, p)
+	n.fsys.changed(p)
+	n.fsys.changed(old)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	e, errno := n.fsys.stat(ctx, p)
+	if errno != 0 {
+		return nil, errno
+	}
+	return n.newChild(ctx, &e, out), 0
+}
+
+var _ = (fs.NodeSymlinker)((*node)(nil))
+
+// Symlink stores a symlink as a reparse point, or as a Minshall-French
+// symlink file when the server keeps no reparse points.
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if n.fsys.o.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	p := n.child(name)
+	err := n.fsys.tree.Symlink(ctx, target, p)
+	if err != nil && toErrno(err) != syscall.EEXIST {
+		err = n.fsys.mfSymlink(ctx, target, p)
+	}
+	n.fsys.changed(p)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	e, errno := n.fsys.stat(ctx, p)
+	if errno != 0 {
+		return nil, errno
+	}
+	return n.newChild(ctx, &e, out), 0
+}
+
+func (f *fsys) mfSymlink(ctx context.Context, target, p string) error {
+	data, err := smb2.EncodeMFSymlink(target)
+	if err != nil {
+		return syscall.ENAMETOOLONG
+	}
+	h, err := f.tree.Create(ctx, p, session.CreateOptions{
+		Access: smb2.GenericWrite | smb2.GenericRead, Disposition: smb2.FileCreate, Options: smb2.FileNonDirectoryFile,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = h.WriteAt(ctx, data, 0)
+	if cerr := h.Close(ctx); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+var _ = (fs.NodeReadlinker)((*node)(nil))
+
+// Readlink returns a symlink's target.
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	e, errno := n.fsys.stat(ctx, n.spath())
+	if errno != 0 {
+		return nil, errno
+	}
+	if !e.link {
+		return nil, syscall.EINVAL
+	}
+	return []byte(e.target), 0
+}
+
+var _ = (fs.NodeStatfser)((*node)(nil))
+
+// Statfs reports the share's capacity.
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	fi, err := n.fsys.tree.Statfs(ctx)
+	if err != nil {
+		return toErrno(err)
+	}
+	out.Bsize = uint32(min(fi.BlockSize, 1<<30))
+	out.Frsize = out.Bsize
+	out.Blocks = fi.Blocks
+	out.Bfree = fi.BlocksFree
+	out.Bavail = fi.BlocksAvail
+	out.NameLen = fi.NameMax
+	out.Files = 1 << 20
+	out.Ffree = 1 << 20
+	return 0
+}
+
+var _ = (fs.NodeReaddirer)((*node)(nil))
+
+// Readdir lists the directory in as few round trips as the server allows
+// and caches every entry's attributes, so that the kernel's READDIRPLUS
+// (which looks each entry up) needs no further round trips.
+func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	p := n.spath()
+	list, ok := n.fsys.dirs.Get(p)
+	if !ok {
+		gen := n.fsys.attrs.Generation()
+		dgen := n.fsys.dirs.Generation()
+		infos, err := n.fsys.tree.ReadDir(ctx, p)
+		if err != nil {
+			return nil, toErrno(err)
+		}
+		list = make([]entry, len(infos))
+		for i := range infos {
+			e := entry{info: infos[i]}
+			cp := path.Join(p, e.info.Name)
+			if e.isSymlinkReparse() || (!e.info.IsDir() && e.info.Size == smb2.MFSymlinkSize) {
+				n.fsys.resolveLink(ctx, cp, &e)
+			}
+			list[i] = e
+			n.fsys.attrs.Put(cp, e, gen)
+		}
+		n.fsys.dirs.Put(p, list, dgen)
+	}
+	out := make([]fuse.DirEntry, len(list))
+	for i := range list {
+		out[i] = fuse.DirEntry{Name: list[i].info.Name, Mode: list[i].mode(&n.fsys.o), Ino: list[i].info.FileID}
+	}
+	return fs.NewListDirStream(out), 0
+}
