@@ -30,10 +30,10 @@ type handle struct {
 
 	mu       sync.Mutex
 	cond     sync.Cond
-	inflight int64         // bytes being written
-	ranges   []writeRange  // in-flight writes
-	werr     error         // first failed write not yet reported
-	locks    []posixLock   // byte-range locks held through this handle
+	inflight int64        // bytes being written
+	ranges   []writeRange // in-flight writes
+	werr     error        // first failed write not yet reported
+	locks    []posixLock  // byte-range locks held through this handle
 	closed   bool
 }
 

@@ -210,7 +210,6 @@ func (f *File) Flush(ctx context.Context) error {
 	return withPath(err, "flush", f.path)
 }
 
-
 // Lock takes, or with smb2.LockUnlock releases, byte-range locks on the
 // file ([MS-SMB2] 3.2.4.19). A lock without LockFailImmediately waits on
 // the server until granted or until ctx is cancelled (SMB2 CANCEL).
