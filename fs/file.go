@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -33,6 +34,10 @@ type handle struct {
 	inflight int64        // bytes being written
 	ranges   []writeRange // in-flight writes
 	werr     error        // first failed write not yet reported
+	wbuf     []byte       // contiguous data not yet sent (write coalescing)
+	woff     int64        // file offset of wbuf[0]
+	wtimer   *time.Timer  // sends wbuf when writes pause
+	ra       readahead    // sequential read-ahead state
 	locks    []posixLock  // byte-range locks held through this handle
 	closed   bool
 }
@@ -74,6 +79,9 @@ func (n *node) drain() syscall.Errno {
 func (h *handle) wait(off, end int64) syscall.Errno {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if len(h.wbuf) > 0 && (end < 0 || (h.woff < end && off < h.woff+int64(len(h.wbuf)))) {
+		h.sendLocked()
+	}
 	for h.overlapsLocked(off, end) {
 		h.cond.Wait()
 	}
@@ -188,7 +196,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	if err := h.wait(off, off+int64(len(dest))); err != 0 {
 		return nil, err
 	}
-	n, err := h.f.ReadAt(ctx, dest, off)
+	n, err := h.read(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, toErrno(err)
 	}
@@ -197,32 +205,71 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 
 var _ = (fs.FileWriter)((*handle)(nil))
 
-// Write queues the data for the server and returns at once, unless more
-// than writeBehind bytes are already in flight.
+// Write queues the data and returns at once: contiguous writes are gathered
+// into requests of up to coalesceMax bytes, sent when full, when the
+// writes stop being contiguous, after coalesceDelay without writes, or when
+// anything needs the data on the server (read, flush, fsync, getattr,
+// setattr, close). At most writeBehind bytes are in flight.
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	end := off + int64(len(data))
+	h.n.dropReadahead()
 	h.mu.Lock()
-	for h.inflight+int64(len(data)) > writeBehind && h.inflight > 0 || h.overlapsLocked(off, end) {
-		h.cond.Wait()
-	}
+	defer h.mu.Unlock()
 	if h.werr != nil {
 		err := h.werr
 		h.werr = nil
-		h.mu.Unlock()
 		return 0, toErrno(err)
 	}
-	h.inflight += int64(len(data))
-	r := writeRange{off, end}
-	h.ranges = append(h.ranges, r)
-	h.mu.Unlock()
+	if len(h.wbuf) > 0 && off == h.woff+int64(len(h.wbuf)) && len(h.wbuf)+len(data) <= cap(h.wbuf) {
+		h.wbuf = append(h.wbuf, data...)
+		if len(h.wbuf) == cap(h.wbuf) {
+			h.sendLocked()
+		}
+		return uint32(len(data)), 0
+	}
+	h.sendLocked()
+	h.wbuf = append(channel.GetBuf(max(coalesceMax, len(data)))[:0], data...)
+	h.woff = off
+	if len(h.wbuf) >= coalesceMax {
+		h.sendLocked()
+	} else {
+		h.wtimer = time.AfterFunc(coalesceDelay, func() {
+			h.mu.Lock()
+			h.sendLocked()
+			h.mu.Unlock()
+		})
+	}
+	return uint32(len(data)), 0
+}
 
-	buf := channel.GetBuf(len(data))
-	copy(buf, data)
+// Write coalescing parameters.
+const (
+	coalesceMax   = 8 << 20
+	coalesceDelay = 200 * time.Millisecond
+)
+
+// sendLocked starts the WRITE of the gathered data, after the writes it
+// overlaps and within the write-behind bound.
+func (h *handle) sendLocked() {
+	if h.wtimer != nil {
+		h.wtimer.Stop()
+		h.wtimer = nil
+	}
+	if len(h.wbuf) == 0 {
+		return
+	}
+	buf, off := h.wbuf, h.woff
+	h.wbuf = nil
+	r := writeRange{off, off + int64(len(buf))}
+	for h.overlapsLocked(r.off, r.end) || (h.inflight > 0 && h.inflight+int64(len(buf)) > writeBehind) {
+		h.cond.Wait()
+	}
+	h.inflight += int64(len(buf))
+	h.ranges = append(h.ranges, r)
 	go func() {
 		_, err := h.f.WriteAt(context.Background(), buf, off)
 		channel.PutBuf(buf)
 		h.mu.Lock()
-		h.inflight -= int64(len(buf))
+		h.inflight -= r.end - r.off
 		for i, x := range h.ranges {
 			if x == r {
 				h.ranges = append(h.ranges[:i], h.ranges[i+1:]...)
@@ -234,9 +281,8 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 		}
 		h.cond.Broadcast()
 		h.mu.Unlock()
+		h.n.fsys.attrs.Invalidate(h.n.spath())
 	}()
-	h.n.fsys.attrs.Invalidate(h.n.spath())
-	return uint32(len(data)), 0
 }
 
 var _ = (fs.FileFlusher)((*handle)(nil))
