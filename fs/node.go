@@ -239,7 +239,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	from, to := n.child(name), np.child(newName)
 	replace := flags&renameNoreplace == 0
 	err := n.fsys.tree.Rename(ctx, from, to, replace)
-	if err != nil && replace && toErrno(err) == syscall.EACCES {
+	if e := toErrno(err); err != nil && replace && (e == syscall.EACCES || e == syscall.EEXIST) {
 		// POSIX replaces an empty directory; SMB refuses to. Remove it
 		// and try once more.
 		if e, errno := n.fsys.stat(ctx, to); errno == 0 && e.info.IsDir() {
