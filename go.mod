@@ -8,6 +8,7 @@ require (
 )
 
 require (
+	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/geoffgarside/ber v1.1.0 // indirect
 	github.com/hanwen/go-fuse/v2 v2.9.0 // indirect
 	golang.org/x/sys v0.38.0 // indirect
