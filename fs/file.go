@@ -196,11 +196,14 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	if err := h.wait(off, off+int64(len(dest))); err != 0 {
 		return nil, err
 	}
-	n, err := h.read(ctx, dest, off)
+	res, err := h.read(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
+		if res != nil {
+			res.Done()
+		}
 		return nil, toErrno(err)
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return res, 0
 }
 
 var _ = (fs.FileWriter)((*handle)(nil))

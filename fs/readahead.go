@@ -4,15 +4,22 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/smbd3/mount.smbd3/channel"
 )
 
 // Read-ahead: when a handle is read sequentially, it keeps raDepth chunks
 // of raChunk bytes requested ahead of the reader, so that the server
-// streams large READs while the kernel asks for small pieces. Any write to
-// the file drops the chunks.
+// streams large READs while the kernel asks for 1 MiB pieces. A read that
+// lies in one chunk is answered from the chunk itself (no copy); chunks are
+// pooled buffers with a reference count, recycled when neither the window
+// nor a reply in progress uses them. Any write to the file drops the window.
 const (
-	raChunk = 4 << 20
-	raDepth = 3
+	raChunk = 8 << 20
+	raDepth = 2
 	raSlack = 2 << 20 // how far from the last read end a read still counts as sequential
 )
 
@@ -22,18 +29,27 @@ type raBuf struct {
 	n    int
 	err  error
 	done chan struct{}
+	refs atomic.Int32 // the window, the fetch in progress, and replies
+}
+
+func (c *raBuf) unref() {
+	if c.refs.Add(-1) == 0 {
+		channel.PutBuf(c.buf)
+		c.buf = nil
+	}
 }
 
 type readahead struct {
 	lastEnd int64
 	seq     int
 	chunks  []*raBuf // ordered by offset, contiguous
-	gen     int      // bumped when chunks are dropped
 }
 
 func (r *readahead) dropLocked() {
+	for _, c := range r.chunks {
+		c.unref()
+	}
 	r.chunks = nil
-	r.gen++
 	r.seq = 0
 }
 
@@ -52,9 +68,20 @@ func (n *node) dropReadahead() {
 	}
 }
 
+// chunkResult is a read answered straight from a chunk; go-fuse calls Done
+// once the reply is written, which gives the chunk back.
+type chunkResult struct {
+	c    *raBuf
+	data []byte
+}
+
+func (r *chunkResult) Bytes([]byte) ([]byte, fuse.Status) { return r.data, fuse.OK }
+func (r *chunkResult) Size() int                          { return len(r.data) }
+func (r *chunkResult) Done()                              { r.c.unref() }
+
 // read serves a read from prefetched chunks when the handle is read
 // sequentially, and straight from the server otherwise.
-func (h *handle) read(ctx context.Context, dest []byte, off int64) (int, error) {
+func (h *handle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, error) {
 	end := off + int64(len(dest))
 	h.mu.Lock()
 	ra := &h.ra
@@ -66,63 +93,74 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64) (int, error) 
 	ra.lastEnd = max(ra.lastEnd, end)
 	if ra.seq < 2 {
 		h.mu.Unlock()
-		return h.f.ReadAt(ctx, dest, off)
+		n, err := h.f.ReadAt(ctx, dest, off)
+		return fuse.ReadResultData(dest[:n]), err
 	}
-	// Drop chunks wholly behind the reader, then fill the window.
+	// Drop chunks wholly behind the reader, or all if the reader jumped.
 	for len(ra.chunks) > 0 && ra.chunks[0].off+raChunk <= off-raSlack {
+		ra.chunks[0].unref()
 		ra.chunks = ra.chunks[1:]
 	}
 	if len(ra.chunks) > 0 && (ra.chunks[0].off > off || ra.chunks[len(ra.chunks)-1].off+raChunk < off) {
-		ra.chunks = nil
+		ra.dropLocked()
+		ra.seq = 2
 	}
 	next := off - off%raChunk
 	if len(ra.chunks) > 0 {
 		next = ra.chunks[len(ra.chunks)-1].off + raChunk
 	}
-	for len(ra.chunks) < raDepth+1 {
-		c := &raBuf{off: next, buf: make([]byte, raChunk), done: make(chan struct{})}
+	for next < end+raDepth*raChunk {
+		c := &raBuf{off: next, buf: channel.GetBuf(raChunk), done: make(chan struct{})}
+		c.refs.Store(2) // the window and the fetch
 		ra.chunks = append(ra.chunks, c)
 		next += raChunk
 		go func() {
 			c.n, c.err = h.f.ReadAt(context.Background(), c.buf, c.off)
 			close(c.done)
+			c.unref()
 		}()
 	}
-	chunks := append([]*raBuf(nil), ra.chunks...)
+	var chunks []*raBuf
+	for _, c := range ra.chunks {
+		if c.off < end && off < c.off+raChunk {
+			c.refs.Add(1)
+			chunks = append(chunks, c)
+		}
+	}
 	h.mu.Unlock()
+	defer func() {
+		for _, c := range chunks {
+			c.unref()
+		}
+	}()
 
 	n := 0
 	for _, c := range chunks {
-		if c.off+raChunk <= off+int64(n) {
-			continue
-		}
-		if c.off > off+int64(n) || n == len(dest) {
-			break
-		}
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			return n, ctx.Err()
+			return nil, ctx.Err()
 		}
 		if c.err != nil && !errors.Is(c.err, io.EOF) {
 			h.mu.Lock()
 			ra.dropLocked()
 			h.mu.Unlock()
-			return n, c.err
+			return nil, c.err
 		}
 		start := int(off + int64(n) - c.off)
 		if start >= c.n {
-			return n, io.EOF
-		}
-		n += copy(dest[n:], c.buf[start:c.n])
-		if c.n < raChunk {
 			break // end of file
 		}
+		stop := min(c.n, int(end-c.off))
+		if n == 0 && len(chunks) == 1 || (n == 0 && stop == int(end-c.off)) {
+			// The whole answer is in this chunk: reply from it.
+			c.refs.Add(1)
+			return &chunkResult{c: c, data: c.buf[start:stop:stop]}, nil
+		}
+		n += copy(dest[n:], c.buf[start:stop])
+		if c.n < raChunk {
+			break
+		}
 	}
-	if n < len(dest) {
-		// Not covered by the window (a read larger than it): read the rest.
-		m, err := h.f.ReadAt(ctx, dest[n:], off+int64(n))
-		return n + m, err
-	}
-	return n, nil
+	return fuse.ReadResultData(dest[:n]), nil
 }
