@@ -62,7 +62,14 @@ func (s *Session) setup(ctx context.Context, c *conn) error {
 			token = ntlm.WrapNegTokenResp(auth, nc.MechListMIC())
 			continue
 		}
-		// STATUS_SUCCESS: the session is established.
+		// STATUS_SUCCESS: the session is established. A server that sends
+		// a mechListMIC must have computed it with the same keys as we did.
+		if _, _, mic, err := ntlm.ParseNegTokenResp(resp.SecurityBuffer); err == nil && len(mic) > 0 && !s.cfg.Anonymous {
+			if !nc.VerifyMechListMIC(mic) {
+				cl.release()
+				return fmt.Errorf("%w: server's SPNEGO mechListMIC does not verify", ErrAuth)
+			}
+		}
 		s.id = sessionID
 		s.dialect = c.dialect
 		s.guest = resp.SessionFlags&smb2.SessionFlagIsGuest != 0

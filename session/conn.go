@@ -516,6 +516,14 @@ func (c *conn) complete(h *smb2.Header, one []byte, m *channel.Message, shared, 
 		return nil
 	}
 	c.mu.Lock()
+	if c.err != nil {
+		// The connection died (watchdog, close) while this was arriving.
+		c.mu.Unlock()
+		if !shared {
+			m.Release()
+		}
+		return c.err
+	}
 	cl := c.pending[h.MessageID]
 	c.cr.grant(h.Credits)
 	if h.Credits > 0 {
