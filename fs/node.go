@@ -56,6 +56,15 @@ func (n *node) newChild(ctx context.Context, e *entry, out *fuse.EntryOut) *fs.I
 	return n.NewInode(ctx, &node{fsys: n.fsys}, st)
 }
 
+// statChild makes the inode for a path just created.
+func (n *node) statChild(ctx context.Context, p string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	e, errno := n.fsys.stat(ctx, p)
+	if errno != 0 {
+		return nil, errno
+	}
+	return n.newChild(ctx, &e, out), 0
+}
+
 var _ = (fs.NodeLookuper)((*node)(nil))
 
 // Lookup finds a directory entry.
@@ -175,11 +184,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if err != nil {
 		return nil, toErrno(err)
 	}
-	e, errno := n.fsys.stat(ctx, p)
-	if errno != 0 {
-		return nil, errno
-	}
-	return n.newChild(ctx, &e, out), 0
+	return n.statChild(ctx, p, out)
 }
 
 var _ = (fs.NodeRmdirer)((*node)(nil))
@@ -272,11 +277,7 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 	if err != nil {
 		return nil, toErrno(err)
 	}
-	e, errno := n.fsys.stat(ctx, p)
-	if errno != 0 {
-		return nil, errno
-	}
-	return n.newChild(ctx, &e, out), 0
+	return n.statChild(ctx, p, out)
 }
 
 var _ = (fs.NodeSymlinker)((*node)(nil))
@@ -296,11 +297,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 	if err != nil {
 		return nil, toErrno(err)
 	}
-	e, errno := n.fsys.stat(ctx, p)
-	if errno != 0 {
-		return nil, errno
-	}
-	return n.newChild(ctx, &e, out), 0
+	return n.statChild(ctx, p, out)
 }
 
 func (f *fsys) mfSymlink(ctx context.Context, target, p string) error {
