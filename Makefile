@@ -3,7 +3,7 @@ GO ?= go
 GOFLAGS ?=
 export GOFLAGS
 
-.PHONY: all build demo test bench bench-engine fuzz clean deps
+.PHONY: all build demo test bench bench-engine bench-mount fuzz clean deps install
 
 all: build
 
@@ -27,11 +27,22 @@ test: deps
 bench-engine: deps
 	$(GO) run ./test/cmd/bench-engine
 
-bench: bench-engine
+# Mount benchmark: dd, untar, ls -lR, rm -rf through mount.smbd3 vs smbclient,
+# rclone mount and smbnetfs against one local Samba, same run.
+bench-mount: deps build
+	$(GO) run ./test/cmd/bench-mount
+
+bench: bench-engine bench-mount
 
 # Short coverage-guided run of every fuzz target.
 fuzz:
 	bash scripts/fuzz.sh 10s
+
+# Installs /sbin/mount.smbd3 (what mount -t smbd3 runs) and its man page;
+# PREFIX, DESTDIR, SBINDIR and MANDIR as in packaging/install.sh.
+PREFIX ?= /usr
+install: build
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" sh packaging/install.sh bin/mount.smbd3
 
 clean:
 	rm -rf bin
