@@ -91,6 +91,40 @@ func (c *DirCache[E]) UpdateChild(dir string, e E) bool {
 	return false
 }
 
+// Edit changes dir's cached listing in place, for a change this client made
+// itself (a create adds an entry, an unlink removes one) so that the listing
+// stays usable instead of being fetched again. fn gets a copy of the
+// listing and returns the new one, or false to drop the listing. The expiry
+// is kept. Like UpdateChild it counts as an invalidation of dir for
+// listings in flight. It reports whether a fresh listing was edited.
+func (c *DirCache[E]) Edit(dir string, fn func([]E) ([]E, bool)) bool {
+	key := clean(dir)
+	c.c.mu.Lock()
+	defer c.c.mu.Unlock()
+	c.c.noteLocked(key, false)
+	n := c.c.byKey[key]
+	if n == nil {
+		return false
+	}
+	if !c.c.now().Before(n.expires) {
+		c.c.removeLocked(n)
+		return false
+	}
+	list, ok := fn(append([]E(nil), n.val...))
+	if !ok {
+		c.c.removeLocked(n)
+		return false
+	}
+	w := max(1, len(list))
+	if c.c.weight-n.weight+w > c.c.max {
+		c.c.removeLocked(n)
+		return false
+	}
+	c.c.weight += w - n.weight
+	n.val, n.weight = list, w
+	return true
+}
+
 // Invalidate drops dir's listing.
 func (c *DirCache[E]) Invalidate(dir string) {
 	key := clean(dir)

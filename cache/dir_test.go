@@ -183,3 +183,34 @@ func TestDirGenerationRace(t *testing.T) {
 		})
 	}
 }
+
+func TestDirEdit(t *testing.T) {
+	clk := &fakeClockForEdit{t: time.Unix(1000, 0)}
+	c := NewDirCache[string](Config{TTL: time.Second, Now: clk.now}, func(s string) string { return s })
+	if c.Edit("d", func(l []string) ([]string, bool) { return l, true }) {
+		t.Fatal("edited a listing that is not cached")
+	}
+	c.Put("d", []string{"a", "b"}, c.Generation())
+	if !c.Edit("d", func(l []string) ([]string, bool) { return append(l, "c"), true }) {
+		t.Fatal("edit failed")
+	}
+	if got, ok := c.Get("d"); !ok || len(got) != 3 || got[2] != "c" {
+		t.Fatalf("after add: %v %v", got, ok)
+	}
+	if c.Stats().Weight != 3 {
+		t.Fatalf("weight %d", c.Stats().Weight)
+	}
+	c.Edit("d", func(l []string) ([]string, bool) { return nil, false })
+	if _, ok := c.Get("d"); ok {
+		t.Fatal("listing not dropped")
+	}
+	c.Put("d", []string{"a"}, c.Generation())
+	clk.t = clk.t.Add(2 * time.Second)
+	if c.Edit("d", func(l []string) ([]string, bool) { return l, true }) {
+		t.Fatal("edited an expired listing")
+	}
+}
+
+type fakeClockForEdit struct{ t time.Time }
+
+func (c *fakeClockForEdit) now() time.Time { return c.t }

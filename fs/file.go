@@ -178,12 +178,12 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		o.Attributes |= uint32(smb2.FileAttributeReadonly)
 	}
 	f, info, err := n.fsys.tree.CreateStat(ctx, p, o)
-	n.fsys.changed(p)
 	if err != nil {
+		n.fsys.changed(p)
 		return nil, nil, 0, toErrno(err)
 	}
 	e := entry{info: info}
-	n.fsys.attrs.Update(p, e)
+	n.fsys.added(p, e)
 	child := n.newChild(ctx, &e, out)
 	cn := child.Operations().(*node)
 	return child, newHandle(cn, f, flags), cn.openFlags(&info), 0

@@ -56,12 +56,17 @@ func (n *node) newChild(ctx context.Context, e *entry, out *fuse.EntryOut) *fs.I
 	return n.NewInode(ctx, &node{fsys: n.fsys}, st)
 }
 
-// statChild makes the inode for a path just created.
+// statChild makes the inode for a path just created, asking the server for
+// its attributes and recording it in the caches.
 func (n *node) statChild(ctx context.Context, p string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	e, errno := n.fsys.stat(ctx, p)
-	if errno != 0 {
-		return nil, errno
+	info, err := n.fsys.tree.Stat(ctx, p)
+	if err != nil {
+		n.fsys.changed(p)
+		return nil, toErrno(err)
 	}
+	e := entry{info: info}
+	n.fsys.resolveLink(ctx, p, &e)
+	n.fsys.added(p, e)
 	return n.newChild(ctx, &e, out), 0
 }
 
@@ -179,12 +184,17 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 		return nil, syscall.EROFS
 	}
 	p := n.child(name)
+	dgen := n.fsys.dirs.Generation()
 	err := n.fsys.tree.Mkdir(ctx, p)
-	n.fsys.changed(p)
 	if err != nil {
+		n.fsys.changed(p)
 		return nil, toErrno(err)
 	}
-	return n.statChild(ctx, p, out)
+	ch, errno := n.statChild(ctx, p, out)
+	if errno == 0 {
+		n.fsys.dirs.Put(p, []entry{}, dgen) // a new directory is empty
+	}
+	return ch, errno
 }
 
 var _ = (fs.NodeRmdirer)((*node)(nil))
@@ -196,8 +206,12 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	}
 	p := n.child(name)
 	err := n.fsys.tree.Rmdir(ctx, p)
-	n.fsys.changedTree(p)
-	return toErrno(err)
+	if err != nil {
+		n.fsys.changedTree(p)
+		return toErrno(err)
+	}
+	n.fsys.removed(p)
+	return 0
 }
 
 var _ = (fs.NodeUnlinker)((*node)(nil))
@@ -221,8 +235,12 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 			}
 		}
 	}
-	n.fsys.changed(p)
-	return toErrno(err)
+	if err != nil {
+		n.fsys.changed(p)
+		return toErrno(err)
+	}
+	n.fsys.removed(p)
+	return 0
 }
 
 var _ = (fs.NodeRenamer)((*node)(nil))
@@ -253,9 +271,20 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 			}
 		}
 	}
-	n.fsys.changedTree(from)
-	n.fsys.changedTree(to)
-	return toErrno(err)
+	if err != nil {
+		n.fsys.changedTree(from)
+		n.fsys.changedTree(to)
+		return toErrno(err)
+	}
+	moved, ok := n.fsys.attrs.Get(from)
+	n.fsys.removed(from)
+	n.fsys.removed(to)
+	if ok {
+		n.fsys.added(to, moved)
+	} else {
+		n.fsys.changed(to)
+	}
+	return 0
 }
 
 var _ = (fs.NodeLinker)((*node)(nil))

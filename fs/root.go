@@ -53,6 +53,12 @@ func (f *fsys) stat(ctx context.Context, p string) (entry, syscall.Errno) {
 	} else if res == cache.Negative {
 		return entry{}, syscall.ENOENT
 	}
+	if e, ok, known := f.fromListing(p); known {
+		if !ok {
+			return entry{}, syscall.ENOENT
+		}
+		return e, 0
+	}
 	gen := f.attrs.Generation()
 	info, err := f.tree.Stat(ctx, p)
 	if err != nil {
@@ -84,6 +90,57 @@ func (f *fsys) resolveLink(ctx context.Context, p string, e *entry) {
 			}
 		}
 	}
+}
+
+func parentOf(p string) string { return path.Dir("/" + p)[1:] }
+
+// fromListing answers a lookup from the parent directory's cached listing:
+// known is false when there is no fresh listing.
+func (f *fsys) fromListing(p string) (e entry, ok, known bool) {
+	list, fresh := f.dirs.Get(parentOf(p))
+	if !fresh {
+		return entry{}, false, false
+	}
+	name := path.Base(p)
+	for i := range list {
+		if path.Base(list[i].info.Name) == name {
+			return list[i], true, true
+		}
+	}
+	return entry{}, false, true
+}
+
+// added records an entry this client created (or changed) at p: its
+// attributes, and its place in the parent's listing.
+func (f *fsys) added(p string, e entry) {
+	f.attrs.Update(p, e)
+	name := path.Base(p)
+	e.info.Name = name
+	f.dirs.Edit(parentOf(p), func(l []entry) ([]entry, bool) {
+		for i := range l {
+			if path.Base(l[i].info.Name) == name {
+				l[i] = e
+				return l, true
+			}
+		}
+		return append(l, e), true
+	})
+}
+
+// removed records that p is gone (with everything below it).
+func (f *fsys) removed(p string) {
+	f.attrs.InvalidatePrefix(p)
+	f.dirs.InvalidatePrefix(p)
+	name := path.Base(p)
+	f.dirs.Edit(parentOf(p), func(l []entry) ([]entry, bool) {
+		out := l[:0]
+		for _, x := range l {
+			if path.Base(x.info.Name) != name {
+				out = append(out, x)
+			}
+		}
+		return out, true
+	})
 }
 
 // changed drops what the caches know about p and its parent's listing.
