@@ -20,6 +20,7 @@ type entry struct {
 	info   session.FileInfo
 	target string // symlink target (mfsymlink or reparse point), if known
 	link   bool
+	stale  bool // in a listing: the file changed since; only the name is current
 }
 
 func (e *entry) mode(o *Options) uint32 {

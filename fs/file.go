@@ -215,6 +215,7 @@ var _ = (fs.FileWriter)((*handle)(nil))
 // setattr, close). At most writeBehind bytes are in flight.
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	h.n.dropReadahead()
+	h.n.fsys.stale(h.n.spath())
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.werr != nil {
@@ -271,6 +272,8 @@ func (h *handle) sendLocked() {
 	go func() {
 		_, err := h.f.WriteAt(context.Background(), buf, off)
 		channel.PutBuf(buf)
+		// Forget the old size and times before anyone waiting is woken.
+		h.n.fsys.stale(h.n.spath())
 		h.mu.Lock()
 		h.inflight -= r.end - r.off
 		for i, x := range h.ranges {
@@ -284,7 +287,6 @@ func (h *handle) sendLocked() {
 		}
 		h.cond.Broadcast()
 		h.mu.Unlock()
-		h.n.fsys.attrs.Invalidate(h.n.spath())
 	}()
 }
 
@@ -317,7 +319,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.closed = true
 	h.mu.Unlock()
 	cerr := h.f.Close(context.WithoutCancel(ctx))
-	h.n.fsys.attrs.Invalidate(h.n.spath())
+	h.n.fsys.stale(h.n.spath())
 	if err != 0 {
 		return err
 	}

@@ -161,16 +161,41 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 			a.Attributes = attrs
 		}
 	}
+	if a.Size == nil && a.Attributes == 0 && a.Modified.IsZero() && a.Accessed.IsZero() {
+		// Nothing SMB stores changes (chown, other mode bits).
+		return n.Getattr(ctx, fh, out)
+	}
 	var err error
 	if h, ok := fh.(*handle); ok && h.f != nil {
 		err = h.f.SetAttr(ctx, a)
 	} else {
 		err = n.fsys.tree.SetAttr(ctx, p, a)
 	}
-	n.fsys.changed(p)
 	if err != nil {
+		n.fsys.changed(p)
 		return toErrno(err)
 	}
+	// Apply the change to the cached attributes rather than asking again.
+	if e, ok := n.fsys.attrs.Get(p); ok {
+		if a.Size != nil {
+			e.info.Size = *a.Size
+		}
+		if !a.Modified.IsZero() {
+			e.info.Modified = a.Modified
+		}
+		if !a.Accessed.IsZero() {
+			e.info.Accessed = a.Accessed
+		}
+		if a.Attributes != 0 {
+			e.info.Attributes = a.Attributes
+		}
+		e.info.Changed = time.Now()
+		n.fsys.added(p, e)
+		n.fsys.fillAttr(&e, &out.Attr)
+		out.SetTimeout(n.fsys.o.AttrTTL)
+		return 0
+	}
+	n.fsys.changed(p)
 	return n.Getattr(ctx, fh, out)
 }
 

@@ -104,10 +104,28 @@ func (f *fsys) fromListing(p string) (e entry, ok, known bool) {
 	name := path.Base(p)
 	for i := range list {
 		if path.Base(list[i].info.Name) == name {
+			if list[i].stale {
+				return entry{}, false, false // the name exists; ask for the rest
+			}
 			return list[i], true, true
 		}
 	}
 	return entry{}, false, true
+}
+
+// stale records that p's attributes changed on the server (a write): the
+// cached attributes go, and its listing entry only vouches for the name.
+func (f *fsys) stale(p string) {
+	f.attrs.Invalidate(p)
+	name := path.Base(p)
+	f.dirs.Edit(parentOf(p), func(l []entry) ([]entry, bool) {
+		for i := range l {
+			if path.Base(l[i].info.Name) == name {
+				l[i].stale = true
+			}
+		}
+		return l, true
+	})
 }
 
 // added records an entry this client created (or changed) at p: its
