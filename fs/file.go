@@ -130,6 +130,19 @@ func (n *node) openFlags(info *session.FileInfo) uint32 {
 	return 0
 }
 
+// writableHandle returns an open handle of the node that may change the
+// file's attributes, if there is one.
+func (n *node) writableHandle() *handle {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for h := range n.handles {
+		if h.flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+			return h
+		}
+	}
+	return nil
+}
+
 var _ = (fs.NodeOpener)((*node)(nil))
 
 // Open opens an existing file.
@@ -215,7 +228,7 @@ var _ = (fs.FileWriter)((*handle)(nil))
 // setattr, close). At most writeBehind bytes are in flight.
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	h.n.dropReadahead()
-	h.n.fsys.stale(h.n.spath())
+	h.n.fsys.wrote(h.n.spath(), off+int64(len(data)))
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.werr != nil {
@@ -272,8 +285,9 @@ func (h *handle) sendLocked() {
 	go func() {
 		_, err := h.f.WriteAt(context.Background(), buf, off)
 		channel.PutBuf(buf)
-		// Forget the old size and times before anyone waiting is woken.
-		h.n.fsys.stale(h.n.spath())
+		if err != nil {
+			h.n.fsys.stale(h.n.spath())
+		}
 		h.mu.Lock()
 		h.inflight -= r.end - r.off
 		for i, x := range h.ranges {

@@ -95,14 +95,16 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	var e entry
 	var errno syscall.Errno
 	if h, ok := fh.(*handle); ok {
-		var info session.FileInfo
-		info, err := h.f.Stat(ctx)
-		if err != nil {
-			return toErrno(err)
-		}
-		e = entry{info: info}
-		if old, ok := n.fsys.attrs.Get(n.spath()); ok {
-			e.link, e.target = old.link, old.target
+		// An open file: the cache if fresh (our own changes keep it
+		// current), else the handle, which works even after an unlink.
+		if c, ok := n.fsys.attrs.Get(n.spath()); ok {
+			e = c
+		} else {
+			info, err := h.f.Stat(ctx)
+			if err != nil {
+				return toErrno(err)
+			}
+			e = entry{info: info}
 		}
 	} else if n.IsRoot() {
 		info, err := n.fsys.tree.Stat(ctx, n.spath())
@@ -127,9 +129,6 @@ var _ = (fs.NodeSetattrer)((*node)(nil))
 func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if n.fsys.o.ReadOnly {
 		return syscall.EROFS
-	}
-	if err := n.drain(); err != 0 {
-		return err
 	}
 	p := n.spath()
 	var a session.SetAttr
@@ -165,11 +164,43 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		// Nothing SMB stores changes (chown, other mode bits).
 		return n.Getattr(ctx, fh, out)
 	}
+	h, _ := fh.(*handle)
+	if h == nil {
+		h = n.writableHandle()
+	}
 	var err error
-	if h, ok := fh.(*handle); ok && h.f != nil {
+	if h != nil && a.Size == nil && a.Attributes == 0 {
+		// Times only, with the file open: set them through the handle
+		// while the pending writes go out, and wait for both (SMB keeps
+		// an explicitly set write time, so the order does not matter).
+		h.mu.Lock()
+		h.sendLocked()
+		h.mu.Unlock()
 		err = h.f.SetAttr(ctx, a)
-	} else {
+		if errno := n.drain(); errno != 0 && err == nil {
+			return errno
+		}
+	} else if errno := n.drain(); errno != 0 {
+		return errno
+	} else if h != nil {
+		err = h.f.SetAttr(ctx, a)
+	} else if _, cached := n.fsys.attrs.Get(p); cached {
 		err = n.fsys.tree.SetAttr(ctx, p, a)
+	} else {
+		// Nothing cached to apply the change to: fetch the result with it.
+		info, err := n.fsys.tree.SetAttrStat(ctx, p, a)
+		if err != nil {
+			n.fsys.changed(p)
+			return toErrno(err)
+		}
+		e := entry{info: info}
+		if old, ok := n.fsys.fromListingAny(p); ok {
+			e.link, e.target = old.link, old.target
+		}
+		n.fsys.added(p, e)
+		n.fsys.fillAttr(&e, &out.Attr)
+		out.SetTimeout(n.fsys.o.AttrTTL)
+		return 0
 	}
 	if err != nil {
 		n.fsys.changed(p)
@@ -195,7 +226,7 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		out.SetTimeout(n.fsys.o.AttrTTL)
 		return 0
 	}
-	n.fsys.changed(p)
+	n.fsys.stale(p)
 	return n.Getattr(ctx, fh, out)
 }
 

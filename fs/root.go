@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 
@@ -111,6 +112,33 @@ func (f *fsys) fromListing(p string) (e entry, ok, known bool) {
 		}
 	}
 	return entry{}, false, true
+}
+
+// fromListingAny returns p's listing entry even if stale.
+func (f *fsys) fromListingAny(p string) (entry, bool) {
+	list, _ := f.dirs.Get(parentOf(p))
+	name := path.Base(p)
+	for i := range list {
+		if path.Base(list[i].info.Name) == name {
+			return list[i], true
+		}
+	}
+	return entry{}, false
+}
+
+// wrote records a write through this client ending at end: the cached
+// size grows to cover it and the times become now (the server's own
+// values replace them when the cache entry expires).
+func (f *fsys) wrote(p string, end int64) {
+	e, ok := f.attrs.Get(p)
+	if !ok {
+		f.stale(p)
+		return
+	}
+	e.info.Size = max(e.info.Size, end)
+	now := time.Now()
+	e.info.Modified, e.info.Changed = now, now
+	f.added(p, e)
 }
 
 // stale records that p's attributes changed on the server (a write): the

@@ -1,0 +1,36 @@
+package session
+
+import (
+	"context"
+
+	"github.com/smbd3/mount.smbd3/session/smb2"
+)
+
+// SetAttrStat is SetAttr that also returns the attributes after the change,
+// in the same round trip (CREATE + SET_INFO… + QUERY_INFO + CLOSE).
+func (t *Tree) SetAttrStat(ctx context.Context, path string, a SetAttr) (FileInfo, error) {
+	reqs := a.requests(smb2.AnyFileID)
+	access := smb2.FileWriteAttributes | smb2.FileReadAttributes
+	if a.Size != nil {
+		access |= smb2.FileWriteData
+	}
+	reqs = append(reqs, queryInfo(smb2.InfoTypeFile, uint8(smb2.FileAllInformationClass), 4096))
+	_, mid, err := t.withHandle(ctx, "setattr", path, CreateOptions{Access: access}, reqs...)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer func() {
+		for _, cl := range mid {
+			cl.release()
+		}
+	}()
+	var out smb2.OutputResponse
+	if err := out.Unmarshal(mid[len(mid)-1].body); err != nil {
+		return FileInfo{}, err
+	}
+	var all smb2.FileAllInformation
+	if err := all.Unmarshal(out.Buffer); err != nil {
+		return FileInfo{}, err
+	}
+	return infoFromAll(path, &all), nil
+}
