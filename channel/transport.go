@@ -48,7 +48,10 @@ const HeadSize = 64 + 16
 type Message struct {
 	Buf  []byte
 	Tail []byte
-	pool bool
+	// Invalidated is, on SMB-Direct, the local STag the server invalidated
+	// with the Send with Invalidate that carried this message (0 if none).
+	Invalidated uint32
+	pool        bool
 }
 
 // PooledMessage wraps a buffer from GetBuf as a message.
