@@ -77,9 +77,11 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/smbd3/mount.smbd3/channel"
 	"github.com/smbd3/mount.smbd3/fs"
 	"github.com/smbd3/mount.smbd3/session"
 	"github.com/smbd3/mount.smbd3/session/smb2"
+	"github.com/smbd3/mount.smbd3/smbdirect/rdma/iwarp"
 )
 
 const (
@@ -125,9 +127,6 @@ func startDaemon(o *Options, log *slog.Logger) (*daemon, error) {
 	if o.Multichannel {
 		log.Warn("multichannel is not implemented yet; using one channel")
 	}
-	if o.RDMA {
-		log.Warn("rdma is not implemented yet; using TCP")
-	}
 	sess, tree, err := connect(ctx, o, log)
 	if err != nil {
 		return nil, err
@@ -162,6 +161,15 @@ func connect(ctx context.Context, o *Options, log *slog.Logger) (*session.Sessio
 		Chunk:       chunkOf(o),
 		DialTimeout: connectTimeout,
 		Logger:      log.With("component", "smb"),
+	}
+	if o.RDMA {
+		// Start the session directly over SMB-Direct, with the pure-Go
+		// iWARP provider (no kernel RDMA needed).
+		cfg.Addr = net.JoinHostPort(o.Server, strconv.Itoa(o.RDMAPort))
+		prov := iwarp.New(iwarp.Options{})
+		cfg.Dial = func(ctx context.Context, addr string) (channel.Transport, error) {
+			return channel.DialRDMA(ctx, prov, addr)
+		}
 	}
 	sess, err := session.Dial(ctx, cfg)
 	if err != nil {

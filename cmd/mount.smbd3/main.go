@@ -81,9 +81,6 @@ func run(args []string) int {
 	if o.Verbose {
 		fmt.Fprintf(os.Stderr, "%s: mounting %s\n", progName, o.Redacted())
 	}
-	if o.RDMA {
-		fmt.Fprintf(os.Stderr, "%s: warning: rdma is not supported yet; using TCP\n", progName)
-	}
 	if o.Foreground {
 		err = runForeground(o)
 	} else {
