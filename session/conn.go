@@ -15,7 +15,8 @@ import (
 	"github.com/smbd3/mount.smbd3/session/smb2"
 )
 
-// Lock order: conn.wmu may be held while taking conn.mu; never the reverse.
+// Lock order: Session.mu may be held while taking conn.mu; conn.wmu may be
+// held while taking conn.mu; never the reverse.
 
 // encoder is any SMB2 request body.
 type encoder interface {
@@ -49,6 +50,7 @@ type call struct {
 	id     uint64
 	cmd    smb2.Command
 	charge uint16
+	acct   int64 // bytes counted in conn.outBytes until the call ends
 	done   chan struct{}
 	start  time.Time
 
@@ -93,6 +95,12 @@ type conn struct {
 	signAlgo   uint16
 	preauth    smbcrypto.PreauthHash // connection preauth hash after NEGOTIATE (3.1.1)
 	timeout    time.Duration
+	kind       channel.Kind
+
+	// set before the conn is published to the session's channel set
+	chanSigner smbcrypto.Signer // Channel.SigningKey of a bound channel; nil: the session's
+	seq        *atomic.Uint32   // Session.ChannelSequence, sent in every request; nil: 0
+	onFail     func(*conn)      // called once when the conn dies, before its calls complete
 
 	// verify is the signer responses of the session are checked with; nil
 	// before authentication. requireSigned rejects unsigned responses.
@@ -100,9 +108,17 @@ type conn struct {
 	requireSigned atomic.Bool
 	notify        func(hdr *smb2.Header, body []byte) // server notifications (lease breaks)
 
-	// counters, read without locks by status reporting
+	// counters, read without locks by status reporting and the picker
 	bytesRead, bytesWritten, nreq atomic.Uint64
-	lastRecv                      atomic.Int64 // unix nanoseconds
+	lastRecv                      atomic.Int64  // unix nanoseconds
+	failed                        atomic.Bool   // err is set
+	outReqs, outBytes             atomic.Int64  // requests (and their bytes) in flight
+	reserved                      atomic.Int64  // bytes picked for this channel and not yet sent
+	speed                         atomic.Uint64 // advertised link speed of the server address, bits/s
+	onFree                        func()        // called when a request ends (multichannel)
+	busySince, busyNanos          atomic.Int64  // time with requests in flight
+	latency                       atomic.Int64  // EWMA of response latency, ns
+	stats                         chanStats     // rates, updated by the session's sampler
 
 	wmu sync.Mutex // serializes writes to t
 
@@ -112,6 +128,7 @@ type conn struct {
 	crWake   chan struct{} // closed when credits are granted or the conn dies
 	err      error         // set once when the conn dies
 	echoSent time.Time
+	placed   *call // the call whose READ data the transport is reading into its buffer
 	closed   chan struct{}
 }
 
@@ -122,6 +139,7 @@ func newConn(t channel.Transport, addr string, log *slog.Logger, timeout time.Du
 		cr:      credits{avail: 1, target: 2048},
 		crWake:  make(chan struct{}),
 		closed:  make(chan struct{}),
+		kind:    t.Kind(),
 	}
 	c.lastRecv.Store(time.Now().UnixNano())
 	go c.readLoop()
@@ -139,13 +157,26 @@ func (c *conn) fail(err error) {
 		return
 	}
 	c.err = &ConnError{Addr: c.addr, Err: err}
+	c.failed.Store(true)
 	p := c.pending
 	c.pending = map[uint64]*call{}
+	placed := c.placed
 	close(c.crWake)
 	close(c.closed)
 	c.mu.Unlock()
 	c.t.Close()
+	if c.onFail != nil {
+		c.onFail(c)
+	}
+	now := time.Now().UnixNano()
 	for _, cl := range p {
+		c.endWork(cl, now, false)
+		if cl == placed {
+			// The read loop is writing into the caller's buffer: it
+			// completes the call when the transport read returns, so a
+			// replay cannot race with the stale data.
+			continue
+		}
 		cl.err = c.err
 		close(cl.done)
 	}
@@ -254,9 +285,11 @@ func (c *conn) acquire(ctx context.Context, reqs []*request) ([]*call, []uint16,
 	for i, r := range reqs {
 		id, _ := c.cr.take(r.charge)
 		asks[i] = c.cr.request(r.charge)
-		cl := &call{id: id, cmd: r.cmd, charge: r.charge, done: make(chan struct{}), start: now, dst: r.dst}
+		cl := &call{id: id, cmd: r.cmd, charge: r.charge, acct: int64(r.charge) << 16,
+			done: make(chan struct{}), start: now, dst: r.dst}
 		c.pending[id] = cl
 		calls[i] = cl
+		c.startWork(cl, now)
 	}
 	c.mu.Unlock()
 	return calls, asks, nil
@@ -289,6 +322,11 @@ func (c *conn) send(ctx context.Context, sec security, reqs ...*request) ([]*cal
 func (c *conn) encode(sec security, reqs []*request, calls []*call, asks []uint16) net.Buffers {
 	var out net.Buffers
 	zeroCopy := !sec.sign && sec.cipher == nil && len(reqs) == 1
+	signer := c.signerFor(&sec)
+	var seq uint16
+	if c.seq != nil {
+		seq = uint16(c.seq.Load())
+	}
 	var buf []byte
 	for i, r := range reqs {
 		start := len(buf)
@@ -302,6 +340,8 @@ func (c *conn) encode(sec security, reqs []*request, calls []*call, asks []uint1
 		}
 		if c.dialect == 0 || r.cmd == smb2.CmdNegotiate {
 			h.CreditCharge = 0
+		} else {
+			h.ChannelSequence = seq
 		}
 		if r.related {
 			h.Flags |= smb2.FlagRelatedOperations
@@ -309,7 +349,7 @@ func (c *conn) encode(sec security, reqs []*request, calls []*call, asks []uint1
 		if r.replay {
 			h.Flags |= smb2.FlagReplayOperation
 		}
-		if sec.sign && sec.signer != nil && sec.cipher == nil {
+		if sec.sign && signer != nil && sec.cipher == nil {
 			h.Flags |= smb2.FlagSigned
 		}
 		buf = h.Append(buf)
@@ -326,7 +366,7 @@ func (c *conn) encode(sec security, reqs []*request, calls []*call, asks []uint1
 			binary.LittleEndian.PutUint32(buf[start+20:], uint32(len(buf)-start))
 		}
 		if h.Flags&smb2.FlagSigned != 0 {
-			sig := sec.signer.Sign(buf[start:])
+			sig := signer.Sign(buf[start:])
 			copy(buf[start+smb2.SignatureOffset:], sig[:])
 		}
 		calls[i].sent = buf[start:]
@@ -381,7 +421,7 @@ func (c *conn) cancel(id, async uint64) {
 	buf = smb2.Empty{}.Append(buf)
 	if sec != nil && sec.sign && sec.signer != nil && sec.cipher == nil {
 		binary.LittleEndian.PutUint32(buf[16:], uint32(h.Flags|smb2.FlagSigned))
-		sig := sec.signer.Sign(buf)
+		sig := c.signerFor(sec).Sign(buf)
 		copy(buf[smb2.SignatureOffset:], sig[:])
 	}
 	var msg net.Buffers
@@ -425,10 +465,12 @@ func (c *conn) place(head []byte, total int) []byte {
 		return nil
 	}
 	cl.placing = true
+	c.placed = cl
 	return cl.dst[:n]
 }
 
 func (c *conn) readLoop() {
+	defer c.finishPlaced()
 	for {
 		m, err := c.t.ReadMessage(c.place)
 		if err != nil {
@@ -547,7 +589,11 @@ func (c *conn) complete(h *smb2.Header, one []byte, m *channel.Message, shared, 
 	}
 	delete(c.pending, h.MessageID)
 	placed := cl.placing
+	if c.placed == cl {
+		c.placed = nil
+	}
 	c.mu.Unlock()
+	c.endWork(cl, c.lastRecv.Load(), true)
 
 	if !encrypted {
 		if err := c.checkSignature(h, one, m, placed); err != nil {
@@ -624,4 +670,56 @@ func statusErr(cl *call) error {
 		return nil
 	}
 	return &Error{Op: cl.hdr.Command.String(), Status: s}
+}
+
+// finishPlaced completes, when the read loop ends, a call whose data the
+// transport was placing when the conn failed.
+func (c *conn) finishPlaced() {
+	c.mu.Lock()
+	cl := c.placed
+	c.placed = nil
+	err := c.err
+	c.mu.Unlock()
+	if cl != nil {
+		cl.err = err
+		close(cl.done)
+	}
+}
+
+// signerFor is the key requests of sec are signed with on this channel:
+// the channel's own signing key once it is bound ([MS-SMB2] 3.2.4.1.1),
+// else the one sec carries (the session's, which also signs the binding
+// SESSION_SETUP itself).
+func (c *conn) signerFor(sec *security) smbcrypto.Signer {
+	if sec.signer != nil && c.chanSigner != nil {
+		return c.chanSigner
+	}
+	return sec.signer
+}
+
+// startWork and endWork keep the in-flight counters the picker reads and
+// the busy time the throughput estimate divides by.
+func (c *conn) startWork(cl *call, now time.Time) {
+	if c.outReqs.Add(1) == 1 {
+		c.busySince.Store(now.UnixNano())
+	}
+	c.outBytes.Add(cl.acct)
+}
+
+func (c *conn) endWork(cl *call, now int64, answered bool) {
+	c.outBytes.Add(-cl.acct)
+	if c.outReqs.Add(-1) == 0 {
+		c.busyNanos.Add(now - c.busySince.Load())
+	}
+	if c.onFree != nil {
+		c.onFree()
+	}
+	if lat := now - cl.start.UnixNano(); answered && lat > 0 {
+		old := c.latency.Load()
+		if old == 0 {
+			c.latency.Store(lat)
+		} else {
+			c.latency.Store(old + (lat-old)/8)
+		}
+	}
 }

@@ -49,9 +49,13 @@ func (f *File) Close(ctx context.Context) error {
 	if f.closed.Swap(true) {
 		return nil
 	}
-	cl, err := f.t.roundTrip(ctx, &request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: f.id}})
+	r := &request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: f.id}}
+	cl, err := f.t.roundTrip(ctx, r)
 	if cl != nil {
 		cl.release()
+	}
+	if replayedClose(r, err) {
+		err = nil
 	}
 	return withPath(err, "close", f.path)
 }
@@ -119,21 +123,14 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 
 // readOne issues one READ of at most one chunk.
 func (f *File) readOne(ctx context.Context, p []byte, off int64) (int, error) {
-	c, err := f.t.s.conn()
-	if err != nil {
-		return 0, err
-	}
 	r := &request{cmd: smb2.CmdRead, tree: f.t.id, charge: charge(len(p)), dst: p, body: &smb2.ReadRequest{
 		Padding: smb2.HeaderSize + 16, Length: uint32(len(p)), Offset: uint64(off), FileID: f.id,
 	}}
-	calls, err := c.send(ctx, f.t.sec, r)
+	calls, err := f.t.s.do(ctx, f.t.sec, Op{Bytes: len(p)}, true, r)
 	if err != nil {
 		return 0, err
 	}
 	cl := calls[0]
-	if err := c.wait(ctx, cl); err != nil {
-		return 0, err
-	}
 	defer cl.release()
 	if cl.hdr.Status == smb2.StatusEndOfFile {
 		return 0, nil

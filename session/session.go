@@ -6,6 +6,15 @@
 // once. Each channel (conn) has one read loop that completes requests by
 // MessageId; callers wait on their own request or on their context, and a
 // cancelled context sends SMB2 CANCEL.
+//
+// Multichannel (Config.Multichannel): after the first Mount the server's
+// interfaces are discovered (ifaces.go), extra connections are negotiated
+// and bound to the session with per-channel signing keys (bind.go), each
+// request goes to the channel Pick chooses (pick.go: least outstanding
+// work weighted by delivered throughput, with a per-channel window so large
+// transfers are placed as channels drain), and requests of a lost channel
+// are replayed on another (failover.go). With one channel the request path
+// takes no extra lock.
 package session
 
 import (
@@ -15,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smbd3/mount.smbd3/channel"
@@ -42,12 +52,27 @@ type Config struct {
 	Chunk int
 
 	// Timeout bounds how long requests may go unanswered before the
-	// channel is declared dead (after an ECHO probe). Default 20 s.
+	// channel is declared dead (after an ECHO probe at half of it); with
+	// multichannel its requests then move to another channel. Default
+	// 20 s, or 8 s with Multichannel.
 	Timeout time.Duration
 	// DialTimeout bounds connecting and session setup. Default 10 s.
 	DialTimeout time.Duration
-	// Dial opens a transport; default: TCP.
+	// Dial opens a transport; default: TCP. With multichannel it is also
+	// used for every extra channel, with an address the server advertised
+	// (and the port of Addr).
 	Dial func(ctx context.Context, addr string) (channel.Transport, error)
+
+	// Multichannel opens extra channels to the addresses the server
+	// advertises (FSCTL_QUERY_NETWORK_INTERFACE_INFO) after the first
+	// Mount, binds them to the session and spreads requests over them.
+	Multichannel bool
+	// MaxChannels bounds the channels of a session, the first included:
+	// default 4 with Multichannel, at most 32.
+	MaxChannels int
+	// InterfaceRefresh is how often the server's interface list is
+	// queried again; default 10 minutes.
+	InterfaceRefresh time.Duration
 	// Logger receives protocol-level debug output; default: discard.
 	Logger *slog.Logger
 }
@@ -68,15 +93,35 @@ type Session struct {
 	dec     *smbcrypto.Cipher
 	signing bool // requests are signed (when not sealed)
 
+	clientGUID [16]byte
+	chanSeq    atomic.Uint32           // Session.ChannelSequence (low 16 bits are sent)
+	replays    atomic.Uint64           // requests sent again after a channel loss
+	live       atomic.Pointer[[]*conn] // channels requests go to; nil when closed
+	rr         atomic.Uint32           // rotating start of the picker
+	waiters    atomic.Int32            // requests waiting for a channel's window
+	waitMu     sync.Mutex              // guards freeCh
+	freeCh     chan struct{}           // closed when a request ends and someone waits
+	stop       chan struct{}           // closed by Close
+	stopCtx    context.Context         // cancelled by Close
+	stopCancel context.CancelFunc
+
 	mu     sync.Mutex
-	conns  []*conn
+	first  *conn   // the channel the session was set up on
+	conns  []*conn // channels in use; the last one stays after it fails
+	mc     *multi  // multichannel discovery and binding; nil without
 	closed bool
 }
+
+// MaxChannelsLimit is the most channels a session may have.
+const MaxChannelsLimit = 32
 
 // Dial connects, negotiates and authenticates.
 func Dial(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 20 * time.Second
+		if cfg.Multichannel {
+			cfg.Timeout = 8 * time.Second
+		}
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 10 * time.Second
@@ -90,6 +135,13 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Multichannel && cfg.MaxChannels == 0 {
+		cfg.MaxChannels = 4
+	}
+	cfg.MaxChannels = min(max(cfg.MaxChannels, 1), MaxChannelsLimit)
+	if cfg.InterfaceRefresh == 0 {
+		cfg.InterfaceRefresh = 10 * time.Minute
+	}
 	if cfg.Dial == nil {
 		cfg.Dial = func(ctx context.Context, addr string) (channel.Transport, error) {
 			return channel.DialTCP(ctx, addr)
@@ -97,7 +149,8 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
-	s := &Session{cfg: cfg, log: cfg.Logger}
+	s := &Session{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
+	rand.Read(s.clientGUID[:])
 	c, err := s.dialConn(ctx, cfg.Addr)
 	if err != nil {
 		return nil, err
@@ -106,8 +159,72 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 		c.close()
 		return nil, err
 	}
-	s.conns = []*conn{c}
+	s.stopCtx, s.stopCancel = context.WithCancel(context.Background())
+	s.first = c
+	s.addConn(c)
+	go s.sampler()
 	return s, nil
+}
+
+// addConn publishes a ready channel to the picker; false if the session
+// is closed (the caller closes c).
+func (s *Session) addConn(c *conn) bool {
+	c.seq = &s.chanSeq
+	c.onFail = s.channelLost
+	if s.cfg.Multichannel {
+		c.onFree = s.wakeWaiters
+	}
+	c.stats.at = time.Now().UnixNano()
+	c.stats.lastRead, c.stats.lastWrite = c.bytesRead.Load(), c.bytesWritten.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns = append(s.conns, c)
+	s.publishLocked()
+	if c.failed.Load() {
+		// It died before onFail was set: drop it now.
+		go s.channelLost(c)
+	}
+	return true
+}
+
+func (s *Session) publishLocked() {
+	cs := append([]*conn(nil), s.conns...)
+	s.live.Store(&cs)
+}
+
+// channelLost removes a dead channel from the set when others remain,
+// moves Session.ChannelSequence on ([MS-SMB2] 3.2.7: requests replayed
+// elsewhere carry the new sequence) and asks for a replacement. The last
+// channel stays, failed, so its error is what callers see.
+func (s *Session) channelLost(c *conn) {
+	s.mu.Lock()
+	i := -1
+	others := false
+	for j, o := range s.conns {
+		if o == c {
+			i = j
+		} else if !o.failed.Load() {
+			others = true
+		}
+	}
+	removed := false
+	if i >= 0 && others && !s.closed {
+		s.conns = append(s.conns[:i:i], s.conns[i+1:]...)
+		s.publishLocked()
+		s.chanSeq.Add(1)
+		removed = true
+	}
+	m := s.mc
+	s.mu.Unlock()
+	if removed {
+		s.log.Info("channel lost", "addr", c.addr, "err", c.dead())
+	}
+	if m != nil {
+		m.lost(c)
+	}
 }
 
 // dialConn opens a transport and negotiates on it.
@@ -147,7 +264,7 @@ func (s *Session) negotiate(ctx context.Context, c *conn) error {
 		Capabilities: clientCaps,
 		Dialects:     s.dialects(),
 	}
-	rand.Read(req.ClientGUID[:])
+	req.ClientGUID = s.clientGUID
 	c.clientGUID = req.ClientGUID
 	var preauth smbcrypto.PreauthHash
 	offer311 := false
@@ -229,22 +346,97 @@ func (s *Session) negotiate(ctx context.Context, c *conn) error {
 	return nil
 }
 
-// conn returns the channel to send on.
-func (s *Session) conn() (*conn, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
-	for _, c := range s.conns {
-		if c.dead() == nil {
-			return c, nil
+// conn returns a channel for a small request.
+func (s *Session) conn() (*conn, error) { return s.pick(Op{}) }
+
+// pick returns a channel for op without waiting.
+func (s *Session) pick(op Op) (*conn, error) {
+	c, _, err := s.pickOne(op)
+	return c, err
+}
+
+// pickWait returns the channel op should go to (see Pick), waiting while
+// every channel's window is full (see Window), and reserves op's bytes on
+// it (the caller subtracts them from conn.reserved once sent). With one
+// channel it takes no lock and allocates nothing.
+func (s *Session) pickWait(ctx context.Context, op Op) (*conn, error) {
+	for {
+		c, full, err := s.pickOne(op)
+		if err != nil || !full {
+			if err == nil {
+				c.reserved.Add(int64(op.Bytes))
+			}
+			return c, err
+		}
+		s.waiters.Add(1)
+		s.waitMu.Lock()
+		if s.freeCh == nil {
+			s.freeCh = make(chan struct{})
+		}
+		ch := s.freeCh
+		s.waitMu.Unlock()
+		// Look again: a request may have ended before we registered.
+		if c, full, err = s.pickOne(op); err != nil || !full {
+			s.waiters.Add(-1)
+			if err == nil {
+				c.reserved.Add(int64(op.Bytes))
+			}
+			return c, err
+		}
+		t := time.NewTimer(50 * time.Millisecond) // a channel may be lost or added meanwhile
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		s.waiters.Add(-1)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
 	}
-	if len(s.conns) > 0 {
-		return nil, s.conns[0].dead()
+}
+
+func (s *Session) wakeWaiters() {
+	if s.waiters.Load() == 0 {
+		return
 	}
-	return nil, ErrClosed
+	s.waitMu.Lock()
+	if s.freeCh != nil {
+		close(s.freeCh)
+		s.freeCh = nil
+	}
+	s.waitMu.Unlock()
+}
+
+// pickOne chooses a channel for op; full reports that its window is full.
+func (s *Session) pickOne(op Op) (c *conn, full bool, err error) {
+	p := s.live.Load()
+	if p == nil {
+		return nil, false, ErrClosed
+	}
+	cs := *p
+	if len(cs) == 1 {
+		c := cs[0]
+		if c.failed.Load() {
+			return nil, false, c.dead()
+		}
+		return c, false, nil
+	}
+	var buf [MaxChannelsLimit]ChannelState
+	st := buf[:len(cs)]
+	for i, c := range cs {
+		st[i] = ChannelState{
+			Kind: c.kind, Healthy: !c.failed.Load(),
+			InFlight: int(c.outReqs.Load()), InFlightBytes: c.outBytes.Load() + c.reserved.Load(),
+			Capacity: loadF(&c.stats.capacity), Speed: c.speed.Load(),
+		}
+	}
+	i := Pick(st, op, int(s.rr.Add(1)%uint32(len(cs))))
+	if i < 0 {
+		return nil, false, cs[0].dead()
+	}
+	return cs[i], Full(&st[i], op), nil
 }
 
 func (s *Session) chunk() int {
@@ -267,10 +459,10 @@ func (s *Session) Signing() bool { return s.signing }
 func (s *Session) Encrypting() bool { return s.encrypt }
 
 // MaxRead and MaxWrite are the largest READ and WRITE the server takes.
-func (s *Session) MaxRead() int { c, _ := s.conn(); return int(c.maxRead) }
+func (s *Session) MaxRead() int { return int(s.first.maxRead) }
 
 // MaxWrite is the largest WRITE the server takes.
-func (s *Session) MaxWrite() int { c, _ := s.conn(); return int(c.maxWrite) }
+func (s *Session) MaxWrite() int { return int(s.first.maxWrite) }
 
 // Close logs off and closes every channel.
 func (s *Session) Close() error {
@@ -279,20 +471,27 @@ func (s *Session) Close() error {
 		s.mu.Unlock()
 		return nil
 	}
-	conns := s.conns
+	s.closed = true
+	m := s.mc
 	s.mu.Unlock()
+	close(s.stop)
+	s.stopCancel()
+	if m != nil {
+		m.wait()
+	}
 	var err error
-	if len(conns) > 0 && conns[0].dead() == nil {
+	if c, e := s.conn(); e == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		cl, e := conns[0].roundTrip(ctx, *s.sec(), &request{cmd: smb2.CmdLogoff, body: smb2.Empty{}})
+		cl, e := c.roundTrip(ctx, *s.sec(), &request{cmd: smb2.CmdLogoff, body: smb2.Empty{}})
 		if cl != nil {
 			cl.release()
 		}
 		cancel()
 		err = e
 	}
+	s.live.Store(nil)
 	s.mu.Lock()
-	s.closed = true
+	conns := s.conns
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.close()

@@ -63,6 +63,7 @@ func (s *Session) Mount(ctx context.Context, share string) (*Tree, error) {
 		}
 	}
 	s.log.Debug("tree connected", "share", share, "tree", t.id, "encrypt", t.encrypt)
+	s.startMulti(t)
 	return t, nil
 }
 
@@ -132,45 +133,32 @@ func withPath(err error, op, path string) error {
 	return err
 }
 
-// roundTrip sends one request on the tree.
+// roundTrip sends one request on the tree, on a channel picked for it,
+// replayed elsewhere if the channel is lost and the request allows it. A
+// failure status is returned as *Error and releases the call.
 func (t *Tree) roundTrip(ctx context.Context, r *request) (*call, error) {
-	c, err := t.s.conn()
+	r.tree = t.id
+	calls, err := t.s.do(ctx, t.sec, Op{Bytes: int(r.charge) << 16}, replayable(r), r)
 	if err != nil {
 		return nil, err
 	}
-	r.tree = t.id
-	return c.roundTrip(ctx, t.sec, r)
+	cl := calls[0]
+	if err := statusErr(cl); err != nil {
+		cl.release()
+		return nil, err
+	}
+	return cl, nil
 }
 
 // compound sends related requests in one message and waits for all their
 // responses ([MS-SMB2] 3.2.4.1.4). The calls are returned with their status
 // unchecked; release them.
 func (t *Tree) compound(ctx context.Context, reqs ...*request) ([]*call, error) {
-	c, err := t.s.conn()
-	if err != nil {
-		return nil, err
-	}
 	for i, r := range reqs {
 		r.tree = t.id
 		r.related = i > 0
 	}
-	calls, err := c.send(ctx, t.sec, reqs...)
-	if err != nil {
-		return nil, err
-	}
-	var werr error
-	for _, cl := range calls {
-		if err := c.wait(ctx, cl); err != nil && werr == nil {
-			werr = err
-		}
-	}
-	if werr != nil {
-		for _, cl := range calls {
-			cl.release()
-		}
-		return nil, werr
-	}
-	return calls, nil
+	return t.s.do(ctx, t.sec, Op{}, replayableCompound(reqs), reqs...)
 }
 
 // CreateOptions are the parameters of Tree.Create.
