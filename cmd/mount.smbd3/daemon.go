@@ -116,6 +116,7 @@ type sessionInfo interface {
 	IsGuest() bool
 	Signing() bool
 	Encrypting() bool
+	Channels() []session.ChannelInfo
 }
 
 var _ sessionInfo = (*session.Session)(nil)
@@ -124,9 +125,6 @@ var _ sessionInfo = (*session.Session)(nil)
 func startDaemon(o *Options, log *slog.Logger) (*daemon, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()
-	if o.Multichannel {
-		log.Warn("multichannel is not implemented yet; using one channel")
-	}
 	sess, tree, err := connect(ctx, o, log)
 	if err != nil {
 		return nil, err
@@ -149,18 +147,20 @@ func startDaemon(o *Options, log *slog.Logger) (*daemon, error) {
 // connect dials, authenticates, connects the share and checks the subdir.
 func connect(ctx context.Context, o *Options, log *slog.Logger) (*session.Session, *session.Tree, error) {
 	cfg := session.Config{
-		Addr:        o.Addr(),
-		Host:        o.Server,
-		User:        o.Username,
-		Password:    o.Password,
-		Domain:      o.Domain,
-		Anonymous:   o.Sec == "none",
-		Dialect:     dialectOf(o.Vers),
-		Sign:        o.Sign,
-		Seal:        o.Seal,
-		Chunk:       chunkOf(o),
-		DialTimeout: connectTimeout,
-		Logger:      log.With("component", "smb"),
+		Addr:         o.Addr(),
+		Host:         o.Server,
+		User:         o.Username,
+		Password:     o.Password,
+		Domain:       o.Domain,
+		Anonymous:    o.Sec == "none",
+		Dialect:      dialectOf(o.Vers),
+		Sign:         o.Sign,
+		Seal:         o.Seal,
+		Chunk:        chunkOf(o),
+		Multichannel: o.Multichannel,
+		MaxChannels:  o.MaxChannels,
+		DialTimeout:  connectTimeout,
+		Logger:       log.With("component", "smb"),
 	}
 	if o.RDMA {
 		// Start the session directly over SMB-Direct, with the pure-Go
@@ -546,23 +546,24 @@ func runDaemonChild() int {
 // statusReply is the daemon's answer to "status". The multichannel work
 // adds per-channel fields; clients ignore what they do not know.
 type statusReply struct {
-	Source        string    `json:"source"` // the UNC, //server[:port]/share[/subdir]
-	Mountpoint    string    `json:"mountpoint"`
-	Server        string    `json:"server"` // host:port
-	Share         string    `json:"share"`
-	Subdir        string    `json:"subdir,omitempty"`
-	User          string    `json:"user,omitempty"` // DOMAIN\user; empty for anonymous
-	Guest         bool      `json:"guest"`
-	Dialect       string    `json:"dialect"`
-	Signing       bool      `json:"signing"`
-	Encryption    bool      `json:"encryption"`
-	ReadOnly      bool      `json:"read_only"`
-	Cache         string    `json:"cache"`
-	PID           int       `json:"pid"`
-	Started       time.Time `json:"started"`
-	UptimeSeconds float64   `json:"uptime_seconds"`
-	Version       string    `json:"version"`
-	Error         string    `json:"error,omitempty"` // set instead of the rest for a bad request
+	Source        string                `json:"source"` // the UNC, //server[:port]/share[/subdir]
+	Mountpoint    string                `json:"mountpoint"`
+	Server        string                `json:"server"` // host:port
+	Share         string                `json:"share"`
+	Subdir        string                `json:"subdir,omitempty"`
+	User          string                `json:"user,omitempty"` // DOMAIN\user; empty for anonymous
+	Guest         bool                  `json:"guest"`
+	Dialect       string                `json:"dialect"`
+	Signing       bool                  `json:"signing"`
+	Encryption    bool                  `json:"encryption"`
+	ReadOnly      bool                  `json:"read_only"`
+	Cache         string                `json:"cache"`
+	PID           int                   `json:"pid"`
+	Started       time.Time             `json:"started"`
+	UptimeSeconds float64               `json:"uptime_seconds"`
+	Version       string                `json:"version"`
+	Channels      []session.ChannelInfo `json:"channels"`
+	Error         string                `json:"error,omitempty"` // set instead of the rest for a bad request
 }
 
 // status is the current statusReply.
@@ -588,6 +589,7 @@ func (d *daemon) status() statusReply {
 		Started:       d.started.UTC().Truncate(time.Second),
 		UptimeSeconds: time.Since(d.started).Round(time.Millisecond).Seconds(),
 		Version:       versionString(),
+		Channels:      d.info.Channels(),
 	}
 }
 

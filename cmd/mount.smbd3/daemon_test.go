@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smbd3/mount.smbd3/session"
 	"github.com/smbd3/mount.smbd3/session/smb2"
 )
 
@@ -23,6 +24,9 @@ func (fakeInfo) Dialect() smb2.Dialect { return smb2.Dialect311 }
 func (fakeInfo) IsGuest() bool         { return false }
 func (fakeInfo) Signing() bool         { return true }
 func (fakeInfo) Encrypting() bool      { return false }
+func (fakeInfo) Channels() []session.ChannelInfo {
+	return []session.ChannelInfo{{ID: 0, Transport: "tcp", ServerAddress: "127.0.0.1:445", State: "active", BytesRead: 1 << 20}}
+}
 
 func TestStatusSocket(t *testing.T) {
 	o := testOptions(t, "port=4455,domain=CORP,ro")
@@ -48,6 +52,7 @@ func TestStatusSocket(t *testing.T) {
 		Source: "//srv:4455/share", Mountpoint: "/mnt", Server: "srv:4455", Share: "share",
 		User: `CORP\bob`, Dialect: "3.1.1", Signing: true, ReadOnly: true, Cache: "strict",
 		PID: os.Getpid(), Started: started.UTC().Truncate(time.Second), Version: versionString(),
+		Channels: fakeInfo{}.Channels(),
 	}
 	if reply.UptimeSeconds < 89 || reply.UptimeSeconds > 120 {
 		t.Errorf("uptime %v, want about 90 s", reply.UptimeSeconds)

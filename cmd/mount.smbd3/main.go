@@ -17,10 +17,13 @@
 package main
 
 import (
+	"text/tabwriter"
+
 	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dustin/go-humanize"
 	"io"
 	iofs "io/fs"
 	"net"
@@ -556,4 +559,21 @@ func printStatus(w io.Writer, r statusReply) {
 	for _, row := range rows {
 		fmt.Fprintf(w, "%-11s %s\n", row[0]+":", row[1])
 	}
+	if len(r.Channels) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "channels:\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  id\ttransport\tlocal\tserver\tstate\tread\twritten\trequests\tin flight\tread rate\twrite rate\tlatency")
+	for _, c := range r.Channels {
+		state := c.State
+		if c.LastError != "" && c.State != "active" {
+			state += " (" + c.LastError + ")"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s/s\t%s/s\t%.2f ms\n",
+			c.ID, c.Transport, c.LocalAddress, c.ServerAddress, state,
+			humanize.IBytes(c.BytesRead), humanize.IBytes(c.BytesWritten), c.Requests, c.InFlight,
+			humanize.Bytes(uint64(c.ThroughputReadBps)), humanize.Bytes(uint64(c.ThroughputWriteBps)), c.LatencyMs)
+	}
+	tw.Flush()
 }
