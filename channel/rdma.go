@@ -71,7 +71,8 @@ func (t *RDMAConn) Kind() Kind { return RDMA }
 
 // Limits: the peer's reassembly limit bounds every message we send.
 func (t *RDMAConn) Limits() Limits {
-	return Limits{MaxMessage: t.c.Params().MaxFragmentedSendSize}
+	p := t.c.Params()
+	return Limits{MaxMessage: p.MaxFragmentedSendSize, MaxReceive: p.MaxFragmentedRecvSize}
 }
 
 // LocalAddr is the local address of the connection.

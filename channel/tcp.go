@@ -51,7 +51,7 @@ func NewTCP(c net.Conn) *TCPConn {
 func (t *TCPConn) Kind() Kind { return TCP }
 
 // Limits reports the framing's limit.
-func (t *TCPConn) Limits() Limits { return Limits{MaxMessage: t.max} }
+func (t *TCPConn) Limits() Limits { return Limits{MaxMessage: t.max, MaxReceive: t.max} }
 
 // LocalAddr is the local socket address.
 func (t *TCPConn) LocalAddr() net.Addr { return t.c.LocalAddr() }

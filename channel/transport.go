@@ -29,7 +29,8 @@ func (k Kind) String() string {
 
 // Limits are what a transport can carry in one message.
 type Limits struct {
-	MaxMessage int // largest SMB2 message (or compound) it accepts to send or receive
+	MaxMessage int // largest SMB2 message (or compound) it may send
+	MaxReceive int // largest one it accepts to receive
 }
 
 // Placer lets the read loop choose where the tail of a large message goes:

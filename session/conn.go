@@ -34,6 +34,10 @@ type request struct {
 	dst     []byte // READ: where the response data may be placed directly
 	related bool
 	replay  bool
+	// prepare, if set, adapts the request to the channel picked for it
+	// (RDMA offload registers memory there) and returns what to do once
+	// the call is over (nil call when it never completed).
+	prepare func(c *conn) (done func(cl *call), err error)
 }
 
 // security says how requests of a session are protected on one channel.
@@ -61,12 +65,15 @@ type call struct {
 
 	// valid after done is closed
 	hdr  smb2.Header
-	sent []byte           // the request as sent (small requests; for the preauth hash)
-	raw  []byte           // the whole response message (header and body)
-	body []byte           // response body: raw[64:]
-	data []byte           // READ: data placed straight into dst, if any
-	msg  *channel.Message // owns body unless nil
-	err  error
+	sent []byte // the request as sent (small requests; for the preauth hash)
+	raw  []byte // the whole response message (header and body)
+	body []byte // response body: raw[64:]
+	data []byte // READ: data placed straight into dst, if any
+	// invalidated is the STag an SMB-Direct Send with Invalidate carrying
+	// the response revoked (0 if none).
+	invalidated uint32
+	msg         *channel.Message // owns body unless nil
+	err         error
 }
 
 func (c *call) release() {
@@ -110,6 +117,7 @@ type conn struct {
 
 	// counters, read without locks by status reporting and the picker
 	bytesRead, bytesWritten, nreq atomic.Uint64
+	rdmaRead, rdmaWritten         atomic.Uint64 // payload moved by RDMA (also in bytesRead/bytesWritten)
 	lastRecv                      atomic.Int64  // unix nanoseconds
 	failed                        atomic.Bool   // err is set
 	outReqs, outBytes             atomic.Int64  // requests (and their bytes) in flight
@@ -616,6 +624,7 @@ func (c *conn) complete(h *smb2.Header, one []byte, m *channel.Message, shared, 
 		}
 	}
 	cl.body = cl.raw[smb2.HeaderSize:]
+	cl.invalidated = m.Invalidated
 	c.bytesRead.Add(uint64(len(one) + len(m.Tail)))
 	close(cl.done)
 	return nil

@@ -82,11 +82,17 @@ func (s *Session) do(ctx context.Context, sec security, op Op, replay bool, reqs
 		if err != nil {
 			return nil, err
 		}
+		dones, err := prepareAll(c, reqs)
+		if err != nil {
+			c.reserved.Add(-int64(op.Bytes))
+			return nil, err
+		}
 		calls, err := c.send(ctx, sec, reqs...)
 		c.reserved.Add(-int64(op.Bytes))
 		if err == nil {
 			err = c.waitAll(ctx, calls)
 		}
+		finishAll(dones, calls, err)
 		if err != nil {
 			if !replay || attempt >= maxReplays || ctx.Err() != nil || !IsConnError(err) || !s.canReplay(c) {
 				return nil, err
@@ -166,4 +172,38 @@ func (s *Session) Replays() uint64 { return s.replays.Load() }
 // already closed: the first attempt reached the server.
 func replayedClose(r *request, err error) bool {
 	return r.replay && errors.Is(err, smb2.StatusFileClosed)
+}
+
+// prepareAll adapts requests to the channel c (see request.prepare).
+func prepareAll(c *conn, reqs []*request) ([]func(*call), error) {
+	var dones []func(*call)
+	for i, r := range reqs {
+		if r.prepare == nil {
+			continue
+		}
+		if dones == nil {
+			dones = make([]func(*call), len(reqs))
+		}
+		d, err := r.prepare(c)
+		if err != nil {
+			finishAll(dones, nil, err)
+			return nil, err
+		}
+		dones[i] = d
+	}
+	return dones, nil
+}
+
+// finishAll runs what prepareAll set up once the calls are over.
+func finishAll(dones []func(*call), calls []*call, err error) {
+	for i, d := range dones {
+		if d == nil {
+			continue
+		}
+		var cl *call
+		if err == nil && i < len(calls) {
+			cl = calls[i]
+		}
+		d(cl)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/smbd3/mount.smbd3/channel"
 	"github.com/smbd3/mount.smbd3/session/smb2"
 )
 
@@ -69,7 +70,7 @@ func (f *File) readChunk() int {
 	if err != nil {
 		return defaultChunk
 	}
-	return min(int(c.maxRead), f.t.s.chunk())
+	return f.fit(c, min(int(c.maxRead), f.t.s.chunk()), c.t.Limits().MaxReceive)
 }
 
 func (f *File) writeChunk() int {
@@ -77,7 +78,23 @@ func (f *File) writeChunk() int {
 	if err != nil {
 		return defaultChunk
 	}
-	return min(int(c.maxWrite), f.t.s.chunk())
+	return f.fit(c, min(int(c.maxWrite), f.t.s.chunk()), c.t.Limits().MaxMessage)
+}
+
+// fit bounds an I/O size by what the channel carries: the RDMA limit when
+// the I/O is offloaded, else the largest message (less the headers of an
+// encrypted READ/WRITE).
+func (f *File) fit(c *conn, n, maxMessage int) int {
+	if o := offloader(c, f.t.sec, n); o != nil {
+		return min(n, o.MaxReadWriteSize())
+	}
+	if o, ok := c.t.(channel.Offloader); ok {
+		if m := o.MaxReadWriteSize(); n > m && offloader(c, f.t.sec, m) != nil {
+			return m
+		}
+	}
+	const overhead = smb2.HeaderSize + 64 + smb2.TransformHeaderSize
+	return max(min(n, maxMessage-overhead), 4096)
 }
 
 // ReadAt reads len(p) bytes at off, issuing chunk-sized READs in parallel.
@@ -123,10 +140,10 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 
 // readOne issues one READ of at most one chunk.
 func (f *File) readOne(ctx context.Context, p []byte, off int64) (int, error) {
-	r := &request{cmd: smb2.CmdRead, tree: f.t.id, charge: charge(len(p)), dst: p, body: &smb2.ReadRequest{
-		Padding: smb2.HeaderSize + 16, Length: uint32(len(p)), Offset: uint64(off), FileID: f.id,
-	}}
-	calls, err := f.t.s.do(ctx, f.t.sec, Op{Bytes: len(p)}, true, r)
+	rr := &smb2.ReadRequest{Padding: smb2.HeaderSize + 16, Length: uint32(len(p)), Offset: uint64(off), FileID: f.id}
+	r := &request{cmd: smb2.CmdRead, tree: f.t.id, charge: charge(len(p)), dst: p, body: rr}
+	offloadRead(r, rr, p, f.t.sec)
+	calls, err := f.t.s.do(ctx, f.t.sec, Op{Bytes: len(p), Offload: true}, true, r)
 	if err != nil {
 		return 0, err
 	}
@@ -144,6 +161,13 @@ func (f *File) readOne(ctx context.Context, p []byte, off int64) (int, error) {
 	var resp smb2.ReadResponse
 	if err := resp.Unmarshal(cl.body); err != nil {
 		return 0, err
+	}
+	if rr.Channel != smb2.ChannelNone && len(resp.Data) == 0 {
+		// The data came by RDMA: DataRemaining counts it ([MS-SMB2] 3.3.5.12).
+		if int(resp.DataRemaining) > len(p) {
+			return 0, protoErr("RDMA READ reports %d bytes for %d asked", resp.DataRemaining, len(p))
+		}
+		return int(resp.DataRemaining), nil
 	}
 	if len(resp.Data) > len(p) {
 		return 0, protoErr("READ returned %d bytes for %d asked", len(resp.Data), len(p))
@@ -182,8 +206,10 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 }
 
 func (f *File) writeOne(ctx context.Context, p []byte, off int64) (int, error) {
-	cl, err := f.t.roundTrip(ctx, &request{cmd: smb2.CmdWrite, charge: charge(len(p)), payload: p,
-		body: &smb2.WriteRequest{Offset: uint64(off), FileID: f.id, Length: uint32(len(p))}})
+	wr := &smb2.WriteRequest{Offset: uint64(off), FileID: f.id, Length: uint32(len(p))}
+	r := &request{cmd: smb2.CmdWrite, charge: charge(len(p)), payload: p, body: wr}
+	offloadWrite(r, wr, p, f.t.sec)
+	cl, err := f.t.roundTrip(ctx, r)
 	if err != nil {
 		return 0, withPath(err, "write", f.path)
 	}

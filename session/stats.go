@@ -18,8 +18,10 @@ type ChannelInfo struct {
 	ServerAddress      string  `json:"server_address"`
 	State              string  `json:"state"` // "active", "failed", "reconnecting"
 	Primary            bool    `json:"primary"`
-	BytesRead          uint64  `json:"bytes_read"`    // bytes received on the channel
-	BytesWritten       uint64  `json:"bytes_written"` // WRITE payload bytes sent on the channel
+	BytesRead          uint64  `json:"bytes_read"`         // bytes received on the channel
+	BytesWritten       uint64  `json:"bytes_written"`      // WRITE payload bytes sent on the channel
+	RDMABytesRead      uint64  `json:"rdma_bytes_read"`    // READ payload placed by RDMA (part of bytes_read)
+	RDMABytesWritten   uint64  `json:"rdma_bytes_written"` // WRITE payload pulled by RDMA (part of bytes_written)
 	Requests           uint64  `json:"requests"`
 	InFlight           int64   `json:"in_flight"`
 	ThroughputReadBps  float64 `json:"throughput_read_bps"`  // recent receive rate, B/s
@@ -108,6 +110,8 @@ func (c *conn) info() ChannelInfo {
 		State:              "active",
 		BytesRead:          c.bytesRead.Load(),
 		BytesWritten:       c.bytesWritten.Load(),
+		RDMABytesRead:      c.rdmaRead.Load(),
+		RDMABytesWritten:   c.rdmaWritten.Load(),
 		Requests:           c.nreq.Load(),
 		InFlight:           max(c.outReqs.Load(), 0),
 		ThroughputReadBps:  loadF(&c.stats.readRate),

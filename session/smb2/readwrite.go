@@ -159,7 +159,12 @@ func (r *WriteRequest) AppendFixed(b []byte) []byte {
 	}
 	b = ap16(b, 49)
 	dataOff := uint16(HeaderSize + 48 + len(r.ChannelInfo))
-	if len(r.Data) == 0 && len(r.ChannelInfo) == 0 {
+	switch {
+	case r.Channel != ChannelNone && len(r.Data) == 0 && length == 0:
+		// An RDMA write carries no data: DataOffset and Length are 0
+		// (ksmbd rejects anything else).
+		dataOff = 0
+	case len(r.Data) == 0 && len(r.ChannelInfo) == 0:
 		dataOff = HeaderSize + 48
 	}
 	b = ap16(b, dataOff)

@@ -109,6 +109,11 @@ func TestLabSessionOverSMBDirect(t *testing.T) {
 				t.Fatalf("read back %d bytes: %v", n, err)
 			}
 			f.Close(ctx)
+			ch := s.Channels()
+			if len(ch) != 1 || ch[0].Transport != "rdma" || ch[0].RDMABytesWritten < 3<<20 || ch[0].RDMABytesRead < 3<<20 {
+				t.Fatalf("READ/WRITE did not travel by RDMA: %+v", ch)
+			}
+			t.Logf("channel: %s, %d bytes written and %d read by RDMA", ch[0].Transport, ch[0].RDMABytesWritten, ch[0].RDMABytesRead)
 			sum := fmt.Sprintf("%x", sha256.Sum256(data))
 			if out := guest(t, "sha256sum /srv/share/"+name); !strings.Contains(out, sum) {
 				t.Fatalf("guest's copy differs: %s (want %s)", out, sum)
