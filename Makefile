@@ -3,7 +3,7 @@ GO ?= go
 GOFLAGS ?=
 export GOFLAGS
 
-.PHONY: all build demo test bench bench-engine bench-mount fuzz clean deps install
+.PHONY: all build demo test test-lab bench bench-engine bench-mount fuzz clean deps install
 
 all: build
 
@@ -22,6 +22,11 @@ demo: deps build
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
+	bash scripts/test-lab.sh
+
+# Only the SMB-Direct lab tests (ksmbd over siw in QEMU, ../shared/lab).
+test-lab: deps
+	bash scripts/test-lab.sh
 
 # Engine benchmark: 1 GiB sequential read/write vs smbclient, same run.
 bench-engine: deps
