@@ -58,8 +58,12 @@ func offloadRead(r *request, rr *smb2.ReadRequest, p []byte, sec security) {
 			var inv uint32
 			if cl != nil {
 				inv = cl.invalidated
-				c.rdmaRead.Add(uint64(len(p)))
-				c.bytesRead.Add(uint64(len(p)))
+				var resp smb2.ReadResponse
+				if cl.hdr.Status == smb2.StatusSuccess && resp.Unmarshal(cl.body) == nil {
+					n := uint64(min(int(resp.DataRemaining), len(p)))
+					c.rdmaRead.Add(n)
+					c.bytesRead.Add(n)
+				}
 			}
 			reg.Done(inv)
 		}, nil
