@@ -111,20 +111,9 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		}
 		return n, err
 	}
-	nchunks := (len(p) + chunk - 1) / chunk
-	counts := make([]int, nchunks)
-	errs := make([]error, nchunks)
-	var wg sync.WaitGroup
-	for i := 0; i < nchunks; i++ {
-		lo := i * chunk
-		hi := min(lo+chunk, len(p))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			counts[i], errs[i] = f.readOne(ctx, p[lo:hi], off+int64(lo))
-		}()
-	}
-	wg.Wait()
+	counts, errs := parallel(len(p), chunk, func(lo, hi int) (int, error) {
+		return f.readOne(ctx, p[lo:hi], off+int64(lo))
+	})
 	n := 0
 	for i := range counts {
 		if errs[i] != nil {
@@ -136,6 +125,26 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// parallel runs fn on the chunk-sized pieces [lo, hi) of n bytes at once
+// and returns each piece's count and error.
+func parallel(n, chunk int, fn func(lo, hi int) (int, error)) ([]int, []error) {
+	pieces := (n + chunk - 1) / chunk
+	counts := make([]int, pieces)
+	errs := make([]error, pieces)
+	var wg sync.WaitGroup
+	for i := 0; i < pieces; i++ {
+		lo := i * chunk
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts[i], errs[i] = fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+	return counts, errs
 }
 
 // readOne issues one READ of at most one chunk.
@@ -181,20 +190,9 @@ func (f *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if len(p) <= chunk {
 		return f.writeOne(ctx, p, off)
 	}
-	nchunks := (len(p) + chunk - 1) / chunk
-	errs := make([]error, nchunks)
-	counts := make([]int, nchunks)
-	var wg sync.WaitGroup
-	for i := 0; i < nchunks; i++ {
-		lo := i * chunk
-		hi := min(lo+chunk, len(p))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			counts[i], errs[i] = f.writeOne(ctx, p[lo:hi], off+int64(lo))
-		}()
-	}
-	wg.Wait()
+	counts, errs := parallel(len(p), chunk, func(lo, hi int) (int, error) {
+		return f.writeOne(ctx, p[lo:hi], off+int64(lo))
+	})
 	n := 0
 	for i := range errs {
 		if errs[i] != nil {
