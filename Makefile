@@ -3,7 +3,7 @@ GO ?= go
 GOFLAGS ?=
 export GOFLAGS
 
-.PHONY: all build demo test test-lab bench bench-engine bench-mount fuzz clean deps install
+.PHONY: all build demo test test-lab bench bench-engine bench-mount bench-multichannel fuzz clean deps install
 
 all: build
 
@@ -37,7 +37,11 @@ bench-engine: deps
 bench-mount: deps build
 	$(GO) run ./test/cmd/bench-mount
 
-bench: bench-engine bench-mount
+# Multichannel over three tc-shaped links to Samba in a network namespace.
+bench-multichannel: deps
+	$(GO) run ./test/cmd/bench-multichannel
+
+bench: bench-engine bench-mount bench-multichannel
 
 # Short coverage-guided run of every fuzz target.
 fuzz:
