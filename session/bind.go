@@ -17,8 +17,12 @@ var ErrBindRefused = errors.New("smb: channel binding refused")
 // addChannel dials addr, negotiates, and binds the new connection to the
 // session ([MS-SMB2] 3.2.4.1.7, 3.2.5.3.3). The returned conn is ready but
 // not yet in the channel set.
-func (s *Session) addChannel(ctx context.Context, addr string) (*conn, error) {
-	c, err := s.dialConn(ctx, addr)
+func (s *Session) addChannel(ctx context.Context, addr string, rdma bool) (*conn, error) {
+	dial := s.cfg.Dial
+	if rdma {
+		dial = s.cfg.DialRDMA
+	}
+	c, err := s.dialConnVia(ctx, addr, dial)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -223,9 +224,14 @@ func (m *multi) missing() []openJob {
 func (m *multi) open(job openJob) {
 	s := m.s
 	addr := net.JoinHostPort(job.c.Addr.String(), m.port)
+	rdma := job.c.RDMA && s.cfg.DialRDMA != nil
+	if rdma {
+		// An RDMA-capable interface gets SMB-Direct channels.
+		addr = net.JoinHostPort(job.c.Addr.String(), strconv.Itoa(s.cfg.RDMAPort))
+	}
 	for i := 0; i < job.count; i++ {
 		ctx, cancel := context.WithTimeout(s.stopCtx, s.cfg.DialTimeout)
-		c, err := s.addChannel(ctx, addr)
+		c, err := s.addChannel(ctx, addr, rdma)
 		cancel()
 		if err == nil {
 			c.speed.Store(job.c.Speed)

@@ -70,6 +70,11 @@ type Config struct {
 	// MaxChannels bounds the channels of a session, the first included:
 	// default 4 with Multichannel, at most 32.
 	MaxChannels int
+	// DialRDMA, if set, opens SMB-Direct transports: with Multichannel,
+	// interfaces the server advertises as RDMA-capable get SMB-Direct
+	// channels (to RDMAPort, default 5445) next to the TCP ones.
+	DialRDMA func(ctx context.Context, addr string) (channel.Transport, error)
+	RDMAPort int
 	// InterfaceRefresh is how often the server's interface list is
 	// queried again; default 10 minutes.
 	InterfaceRefresh time.Duration
@@ -139,6 +144,9 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 		cfg.MaxChannels = 4
 	}
 	cfg.MaxChannels = min(max(cfg.MaxChannels, 1), MaxChannelsLimit)
+	if cfg.RDMAPort == 0 {
+		cfg.RDMAPort = 5445
+	}
 	if cfg.InterfaceRefresh == 0 {
 		cfg.InterfaceRefresh = 10 * time.Minute
 	}
@@ -229,7 +237,12 @@ func (s *Session) channelLost(c *conn) {
 
 // dialConn opens a transport and negotiates on it.
 func (s *Session) dialConn(ctx context.Context, addr string) (*conn, error) {
-	t, err := s.cfg.Dial(ctx, addr)
+	return s.dialConnVia(ctx, addr, s.cfg.Dial)
+}
+
+// dialConnVia opens a transport with dial and negotiates on it.
+func (s *Session) dialConnVia(ctx context.Context, addr string, dial func(context.Context, string) (channel.Transport, error)) (*conn, error) {
+	t, err := dial(ctx, addr)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}

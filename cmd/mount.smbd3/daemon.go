@@ -162,14 +162,20 @@ func connect(ctx context.Context, o *Options, log *slog.Logger) (*session.Sessio
 		DialTimeout:  connectTimeout,
 		Logger:       log.With("component", "smb"),
 	}
+	// SMB-Direct uses the pure-Go iWARP provider: no kernel RDMA needed.
+	prov := iwarp.New(iwarp.Options{})
+	dialRDMA := func(ctx context.Context, addr string) (channel.Transport, error) {
+		return channel.DialRDMA(ctx, prov, addr)
+	}
+	if o.Multichannel {
+		// Interfaces the server advertises as RDMA-capable get SMB-Direct
+		// channels next to the TCP ones.
+		cfg.DialRDMA, cfg.RDMAPort = dialRDMA, o.RDMAPort
+	}
 	if o.RDMA {
-		// Start the session directly over SMB-Direct, with the pure-Go
-		// iWARP provider (no kernel RDMA needed).
+		// Start the session directly over SMB-Direct.
 		cfg.Addr = net.JoinHostPort(o.Server, strconv.Itoa(o.RDMAPort))
-		prov := iwarp.New(iwarp.Options{})
-		cfg.Dial = func(ctx context.Context, addr string) (channel.Transport, error) {
-			return channel.DialRDMA(ctx, prov, addr)
-		}
+		cfg.Dial = dialRDMA
 	}
 	sess, err := session.Dial(ctx, cfg)
 	if err != nil {

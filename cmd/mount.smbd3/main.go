@@ -564,15 +564,19 @@ func printStatus(w io.Writer, r statusReply) {
 	}
 	fmt.Fprintf(w, "channels:\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  id\ttransport\tlocal\tserver\tstate\tread\twritten\trequests\tin flight\tread rate\twrite rate\tlatency")
+	fmt.Fprintln(tw, "  id\ttransport\tlocal\tserver\tstate\tread\twritten\tby RDMA (r/w)\trequests\tin flight\tread rate\twrite rate\tlatency")
 	for _, c := range r.Channels {
 		state := c.State
 		if c.LastError != "" && c.State != "active" {
 			state += " (" + c.LastError + ")"
 		}
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s/s\t%s/s\t%.2f ms\n",
+		rdma := "-"
+		if c.Transport == "rdma" {
+			rdma = humanize.IBytes(c.RDMABytesRead) + "/" + humanize.IBytes(c.RDMABytesWritten)
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s/s\t%s/s\t%.2f ms\n",
 			c.ID, c.Transport, c.LocalAddress, c.ServerAddress, state,
-			humanize.IBytes(c.BytesRead), humanize.IBytes(c.BytesWritten), c.Requests, c.InFlight,
+			humanize.IBytes(c.BytesRead), humanize.IBytes(c.BytesWritten), rdma, c.Requests, c.InFlight,
 			humanize.Bytes(uint64(c.ThroughputReadBps)), humanize.Bytes(uint64(c.ThroughputWriteBps)), c.LatencyMs)
 	}
 	tw.Flush()
