@@ -24,15 +24,14 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/smbd3/mount.smbd3/channel"
 	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/test/samba"
 )
 
 const (
@@ -347,7 +346,7 @@ func (t *Topo) startSmbd(uid, gid int) error {
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := spawn(cmd); err != nil {
+	if err := samba.Spawn(cmd); err != nil {
 		return fmt.Errorf("starting smbd: %w", err)
 	}
 	t.cmd, t.done = cmd, make(chan struct{})
@@ -650,31 +649,4 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// smbd is started from one goroutine locked to its OS thread, which never
-// exits: Pdeathsig fires when the starting thread exits.
-var (
-	spawnOnce sync.Once
-	spawnc    chan spawnReq
-)
-
-type spawnReq struct {
-	cmd  *exec.Cmd
-	errc chan error
-}
-
-func spawn(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() {
-		spawnc = make(chan spawnReq)
-		go func() {
-			runtime.LockOSThread()
-			for r := range spawnc {
-				r.errc <- r.cmd.Start()
-			}
-		}()
-	})
-	r := spawnReq{cmd, make(chan error, 1)}
-	spawnc <- r
-	return <-r.errc
 }

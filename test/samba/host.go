@@ -304,6 +304,10 @@ type spawnReq struct {
 	errc chan error
 }
 
+// Spawn starts cmd from that thread, so that a child with Pdeathsig set
+// dies with the test binary (for other harnesses that start servers).
+func Spawn(cmd *exec.Cmd) error { return spawn(cmd) }
+
 func spawn(cmd *exec.Cmd) error {
 	spawnOnce.Do(func() {
 		spawnc = make(chan spawnReq)
