@@ -49,17 +49,12 @@ func (s *Session) setup(ctx context.Context, c *conn) error {
 			if c.dialect == smb2.Dialect311 {
 				preauth.Update(cl.raw)
 			}
-			_, mech, _, err := ntlm.ParseNegTokenResp(resp.SecurityBuffer)
-			if err != nil {
-				cl.release()
-				return fmt.Errorf("%w: server's SPNEGO token: %v", ErrAuth, err)
-			}
-			auth, err := nc.Authenticate(mech)
+			var err error
+			token, err = answerChallenge(nc, resp.SecurityBuffer)
 			cl.release()
 			if err != nil {
-				return fmt.Errorf("%w: %w", ErrAuth, err)
+				return err
 			}
-			token = ntlm.WrapNegTokenResp(auth, nc.MechListMIC())
 			continue
 		}
 		// STATUS_SUCCESS: the session is established. A server that sends
@@ -138,4 +133,19 @@ func (s *Session) sealWith(on bool) *smbcrypto.Cipher {
 		return s.enc
 	}
 	return nil
+}
+
+// answerChallenge turns the server's SPNEGO token carrying the NTLM
+// CHALLENGE into the next SESSION_SETUP token (AUTHENTICATE and our
+// mechListMIC); the first channel and bindings share it.
+func answerChallenge(nc *ntlm.Client, secBuf []byte) ([]byte, error) {
+	_, mech, _, err := ntlm.ParseNegTokenResp(secBuf)
+	if err != nil {
+		return nil, fmt.Errorf("%w: server's SPNEGO token: %v", ErrAuth, err)
+	}
+	auth, err := nc.Authenticate(mech)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	return ntlm.WrapNegTokenResp(auth, nc.MechListMIC()), nil
 }

@@ -106,17 +106,12 @@ func (s *Session) bind(ctx context.Context, c *conn) error {
 			if c.dialect == smb2.Dialect311 {
 				preauth.Update(cl.raw)
 			}
-			_, mech, _, err := ntlm.ParseNegTokenResp(resp.SecurityBuffer)
-			if err != nil {
-				cl.release()
-				return fmt.Errorf("%w: server's SPNEGO token: %v", ErrAuth, err)
-			}
-			auth, err := nc.Authenticate(mech)
+			var err error
+			token, err = answerChallenge(nc, resp.SecurityBuffer)
 			cl.release()
 			if err != nil {
-				return fmt.Errorf("%w: %w", ErrAuth, err)
+				return err
 			}
-			token = ntlm.WrapNegTokenResp(auth, nc.MechListMIC())
 			continue
 		}
 		// Final response: it must be signed with the channel's key.
