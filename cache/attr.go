@@ -130,19 +130,13 @@ func (c *AttrCache[V]) Update(path string, v V) {
 // Invalidate drops path's entry, positive or negative. Create, mkdir,
 // rename-into and unlink of path all call it.
 func (c *AttrCache[V]) Invalidate(path string) {
-	key := clean(path)
-	c.c.mu.Lock()
-	defer c.c.mu.Unlock()
-	c.c.invalidateLocked(key, false)
+	c.c.invalidate(path, false)
 }
 
 // InvalidatePrefix drops dir and every path below it ("a" covers "a/b" but
 // not "ab"); "" clears the whole cache. Its cost is the size of the subtree.
 func (c *AttrCache[V]) InvalidatePrefix(dir string) {
-	key := clean(dir)
-	c.c.mu.Lock()
-	defer c.c.mu.Unlock()
-	c.c.invalidateLocked(key, true)
+	c.c.invalidate(dir, true)
 }
 
 // Clear drops everything (and in-flight fetches with it).

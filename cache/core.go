@@ -261,6 +261,14 @@ func (c *core[V]) forgetLocked(n *node[V]) {
 
 // invalidateLocked records and performs the invalidation of key (and of
 // everything below it if subtree).
+// invalidate drops key (with subtree, everything below it too).
+func (c *core[V]) invalidate(path string, subtree bool) {
+	key := clean(path)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.invalidateLocked(key, subtree)
+}
+
 func (c *core[V]) invalidateLocked(key string, subtree bool) {
 	c.noteLocked(key, subtree)
 	if !subtree {

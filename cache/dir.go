@@ -127,19 +127,13 @@ func (c *DirCache[E]) Edit(dir string, fn func([]E) ([]E, bool)) bool {
 
 // Invalidate drops dir's listing.
 func (c *DirCache[E]) Invalidate(dir string) {
-	key := clean(dir)
-	c.c.mu.Lock()
-	defer c.c.mu.Unlock()
-	c.c.invalidateLocked(key, false)
+	c.c.invalidate(dir, false)
 }
 
 // InvalidatePrefix drops the listings of dir and of every directory below it
 // ("a" covers "a/b" but not "ab"); "" clears the whole cache.
 func (c *DirCache[E]) InvalidatePrefix(dir string) {
-	key := clean(dir)
-	c.c.mu.Lock()
-	defer c.c.mu.Unlock()
-	c.c.invalidateLocked(key, true)
+	c.c.invalidate(dir, true)
 }
 
 // Clear drops every listing (and in-flight fetches with it).
