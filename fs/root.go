@@ -128,7 +128,9 @@ func (f *fsys) fromListingAny(p string) (entry, bool) {
 
 // wrote records a write through this client ending at end: the cached
 // size grows to cover it and the times become now (the server's own
-// values replace them when the cache entry expires).
+// values replace them when the cache entry expires). The parent's listing
+// entry is only marked stale, once: this runs on every write, and editing
+// a listing copies it.
 func (f *fsys) wrote(p string, end int64) {
 	e, ok := f.attrs.Get(p)
 	if !ok {
@@ -138,13 +140,22 @@ func (f *fsys) wrote(p string, end int64) {
 	e.info.Size = max(e.info.Size, end)
 	now := time.Now()
 	e.info.Modified, e.info.Changed = now, now
-	f.added(p, e)
+	f.attrs.Update(p, e)
+	if le, ok := f.fromListingAny(p); ok && !le.stale {
+		f.markStale(p)
+	}
 }
 
 // stale records that p's attributes changed on the server (a write): the
 // cached attributes go, and its listing entry only vouches for the name.
 func (f *fsys) stale(p string) {
 	f.attrs.Invalidate(p)
+	f.markStale(p)
+}
+
+// markStale marks p's entry in its parent's listing as vouching only for
+// the name.
+func (f *fsys) markStale(p string) {
 	name := path.Base(p)
 	f.dirs.Edit(parentOf(p), func(l []entry) ([]entry, bool) {
 		for i := range l {
