@@ -3,7 +3,7 @@ GO ?= go
 GOFLAGS ?=
 export GOFLAGS
 
-.PHONY: all build demo test test-lab bench bench-engine bench-mount bench-multichannel fuzz clean deps install
+.PHONY: all build demo test test-lab bench bench-engine bench-mount bench-multichannel bench-rdma bench-lab fuzz clean deps install
 
 all: build
 
@@ -41,7 +41,19 @@ bench-mount: deps build
 bench-multichannel: deps
 	$(GO) run ./test/cmd/bench-multichannel
 
-bench: bench-engine bench-mount bench-multichannel
+# RDMA data path on loopback: the iWARP provider's RDMA WRITE/READ and Send,
+# SMB-Direct round trip, messages and offloaded READ/WRITE, each beside a
+# plain TCP stream moving the same bytes; allocations and copies per I/O.
+bench-rdma:
+	$(GO) run -tags copycount ./test/cmd/bench-rdma
+
+# The mount over TCP and SMB-Direct against ksmbd in the QEMU lab (starts or
+# reuses the lab of LAB/NS; see ../shared/lab), with the guest's cifs.ko as a
+# reference; report only (the guest is emulated).
+bench-lab: deps build
+	$(GO) run ./test/cmd/bench-lab $(BENCH_LAB_FLAGS)
+
+bench: bench-engine bench-mount bench-multichannel bench-rdma
 
 # Short coverage-guided run of every fuzz target.
 fuzz:

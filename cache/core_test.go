@@ -136,7 +136,9 @@ func TestConcurrent(t *testing.T) {
 					dc.InvalidatePrefix(p)
 				case 1:
 					ac.Invalidate(p)
-					dc.UpdateChild(p, "f1")
+					dc.Set(p, "f1")
+					dc.Remove(p, "f2")
+					dc.Lookup(p, "f3")
 				case 2:
 					ac.PutNegative(p, ac.Generation())
 				case 3:

@@ -114,46 +114,89 @@ func TestDirInvalidation(t *testing.T) {
 	}
 }
 
-func TestDirUpdateChild(t *testing.T) {
+func TestDirEditChild(t *testing.T) {
 	clk := newClock()
 	c := newDirCache(clk, 100)
 	c.Put("d", listing(3), c.Generation())
 	before, _ := c.Get("d")
 
-	if !c.UpdateChild("/d/", dirent{Name: "f1", Size: 99}) {
-		t.Fatal("UpdateChild of a listed child failed")
+	if !c.Set("/d/", dirent{Name: "f1", Size: 99}) {
+		t.Fatal("Set of a listed child failed")
 	}
-	after, _ := c.Get("d")
-	if after[1].Size != 99 || len(after) != 3 {
-		t.Fatalf("listing after UpdateChild: %+v", after)
+	if e, found, fresh := c.Lookup("d", "f1"); !found || !fresh || e.Size != 99 {
+		t.Fatalf("Lookup after Set: %+v %v %v", e, found, fresh)
 	}
 	if before[1].Size != 0 {
-		t.Fatal("UpdateChild modified a slice returned earlier")
+		t.Fatal("Set modified a slice returned earlier")
+	}
+	if !c.Set("d", dirent{Name: "new", Size: 1}) {
+		t.Fatal("Set of a new child failed")
+	}
+	if s := c.Stats(); s.Weight != 4 {
+		t.Fatalf("weight after add: %d", s.Weight)
+	}
+	if !c.Modify("d", "new", func(e *dirent) { e.Size = 5 }) {
+		t.Fatal("Modify of a listed child failed")
+	}
+	if c.Modify("d", "absent", func(e *dirent) { t.Fatal("called for an absent child") }) {
+		t.Fatal("Modify of an absent child reported success")
+	}
+	if !c.Remove("d", "f0") {
+		t.Fatal("Remove failed")
+	}
+	if _, found, fresh := c.Lookup("d", "f0"); found || !fresh {
+		t.Fatalf("removed child: found %v fresh %v", found, fresh)
+	}
+	got, _ := c.Get("d")
+	names := map[string]int64{}
+	for _, e := range got {
+		names[e.Name] = e.Size
+	}
+	if len(got) != 3 || names["f1"] != 99 || names["new"] != 5 || names["f2"] != 0 {
+		t.Fatalf("listing after edits: %+v", got)
+	}
+	for _, n := range []string{"f1", "f2", "new"} {
+		if _, found, _ := c.Lookup("d", n); !found {
+			t.Fatalf("index lost %q", n)
+		}
+	}
+	if s := c.Stats(); s.Weight != 3 {
+		t.Fatalf("weight after remove: %d", s.Weight)
 	}
 
-	// A listing read before the setattr must not overwrite the update.
+	// A listing read before an edit must not overwrite it.
 	g := c.Generation()
-	c.UpdateChild("d", dirent{Name: "f2", Size: 7})
+	c.Set("d", dirent{Name: "f2", Size: 7})
 	if c.Put("d", listing(3), g) {
-		t.Fatal("listing fetched before UpdateChild was stored")
+		t.Fatal("listing fetched before Set was stored")
 	}
 
-	// A child missing from the listing means the listing is out of date.
-	if c.UpdateChild("d", dirent{Name: "new"}) {
-		t.Fatal("UpdateChild of an unlisted child reported success")
+	// Nothing cached, or expired: nothing to edit.
+	if c.Set("other", dirent{Name: "f1"}) || c.Remove("other", "f1") {
+		t.Fatal("edit of an uncached dir reported success")
 	}
-	if _, ok := c.Get("d"); ok {
-		t.Fatal("inconsistent listing kept")
-	}
-
-	// Nothing cached, or expired: nothing to update.
-	if c.UpdateChild("other", dirent{Name: "f1"}) {
-		t.Fatal("UpdateChild on an uncached dir reported success")
+	if _, _, fresh := c.Lookup("other", "f1"); fresh {
+		t.Fatal("Lookup in an uncached dir reported a fresh listing")
 	}
 	c.Put("e", listing(2), c.Generation())
 	clk.Advance(time.Second)
-	if c.UpdateChild("e", dirent{Name: "f1"}) {
-		t.Fatal("UpdateChild on an expired listing reported success")
+	if c.Set("e", dirent{Name: "f1"}) {
+		t.Fatal("Set on an expired listing reported success")
+	}
+	c.c.check(t)
+}
+
+func TestDirEditEmpty(t *testing.T) {
+	c := newDirCache(newClock(), 10)
+	c.Put("d", nil, c.Generation())
+	c.Set("d", dirent{Name: "a"})
+	c.Remove("d", "a")
+	c.Remove("d", "a")
+	if s := c.Stats(); s.Weight != 1 {
+		t.Fatalf("empty listing weighs %d, want 1", s.Weight)
+	}
+	if l, ok := c.Get("d"); !ok || len(l) != 0 {
+		t.Fatalf("listing %v %v", l, ok)
 	}
 	c.c.check(t)
 }
@@ -184,33 +227,20 @@ func TestDirGenerationRace(t *testing.T) {
 	}
 }
 
-func TestDirEdit(t *testing.T) {
-	clk := &fakeClockForEdit{t: time.Unix(1000, 0)}
-	c := NewDirCache[string](Config{TTL: time.Second, Now: clk.now}, func(s string) string { return s })
-	if c.Edit("d", func(l []string) ([]string, bool) { return l, true }) {
-		t.Fatal("edited a listing that is not cached")
+func TestDirScan(t *testing.T) {
+	c := newDirCache(newClock(), 100)
+	if c.Scan("d", func(dirent) bool { t.Fatal("called for an uncached dir"); return true }) {
+		t.Fatal("Scan of an uncached dir reported a listing")
 	}
-	c.Put("d", []string{"a", "b"}, c.Generation())
-	if !c.Edit("d", func(l []string) ([]string, bool) { return append(l, "c"), true }) {
-		t.Fatal("edit failed")
+	c.Put("d", listing(5), c.Generation())
+	var seen []string
+	if !c.Scan("d", func(e dirent) bool { seen = append(seen, e.Name); return len(seen) < 3 }) {
+		t.Fatal("Scan missed the listing")
 	}
-	if got, ok := c.Get("d"); !ok || len(got) != 3 || got[2] != "c" {
-		t.Fatalf("after add: %v %v", got, ok)
+	if !slices.Equal(seen, []string{"f0", "f1", "f2"}) {
+		t.Fatalf("scanned %v", seen)
 	}
-	if c.Stats().Weight != 3 {
-		t.Fatalf("weight %d", c.Stats().Weight)
-	}
-	c.Edit("d", func(l []string) ([]string, bool) { return nil, false })
-	if _, ok := c.Get("d"); ok {
-		t.Fatal("listing not dropped")
-	}
-	c.Put("d", []string{"a"}, c.Generation())
-	clk.t = clk.t.Add(2 * time.Second)
-	if c.Edit("d", func(l []string) ([]string, bool) { return l, true }) {
-		t.Fatal("edited an expired listing")
+	if !c.Fresh("d") || c.Fresh("e") {
+		t.Fatal("Fresh")
 	}
 }
-
-type fakeClockForEdit struct{ t time.Time }
-
-func (c *fakeClockForEdit) now() time.Time { return c.t }

@@ -50,10 +50,11 @@
 //
 // Every cache has exactly one mutex guarding all of its state; all methods are
 // safe for concurrent use and none calls out (no callbacks run under the lock
-// except DirCache's name function, which must be a pure field accessor). Values
-// are stored and returned as-is: a directory listing handed to Put or returned
-// by Get must be treated as immutable by everyone (DirCache.UpdateChild copies
-// before it changes one element).
+// except DirCache's name function, which must be a pure field accessor, and
+// the function given to DirCache.Modify, which must only change the entry). Attribute
+// values are stored and returned as-is; a directory listing handed to Put
+// belongs to the cache, which edits it in place (Set, Remove, Modify) and
+// returns copies (Get).
 //
 // Lookups are a map access plus an LRU move; subtree invalidation walks a path
 // trie, so its cost is the size of the subtree, not of the cache.

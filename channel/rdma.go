@@ -46,7 +46,8 @@ type Offloader interface {
 // RDMAConn is the SMB-Direct transport: SMB2 messages as [MS-SMBD] data
 // transfer messages over an RDMA connection. It implements Offloader.
 type RDMAConn struct {
-	c *smbdirect.Conn
+	c      *smbdirect.Conn
+	pooled bool // received messages are in GetBuf buffers
 }
 
 var (
@@ -54,26 +55,40 @@ var (
 	_ Offloader = (*RDMAConn)(nil)
 )
 
-// DialRDMA connects to an SMB-Direct server (iWARP: port 5445).
+// DialRDMA connects to an SMB-Direct server (iWARP: port 5445). Received
+// messages are reassembled into pooled buffers (GetBuf), which
+// Message.Release recycles.
 func DialRDMA(ctx context.Context, p rdma.Provider, addr string) (*RDMAConn, error) {
-	c, err := smbdirect.Dial(ctx, p, addr, smbdirect.Config{})
+	c, err := smbdirect.Dial(ctx, p, addr, smbdirect.Config{Alloc: GetBuf})
 	if err != nil {
 		return nil, err
 	}
-	return &RDMAConn{c: c}, nil
+	return &RDMAConn{c: c, pooled: true}, nil
 }
 
-// NewRDMA wraps an established SMB-Direct connection.
+// NewRDMA wraps an established SMB-Direct connection (its messages are
+// not recycled: their buffers come from its own Config.Alloc).
 func NewRDMA(c *smbdirect.Conn) *RDMAConn { return &RDMAConn{c: c} }
 
 // Kind is RDMA.
 func (t *RDMAConn) Kind() Kind { return RDMA }
 
 // Limits: the peer's reassembly limit bounds every message we send.
+//
+// Chains are bounded to 3 parts: ksmbd gathers the answer to a chain from
+// one buffer per response (and one more for READ data) into a single
+// SMB-Direct send, and over iWARP (siw, Chelsio: max_sge_rd 1) its queue
+// pair has 4 gather elements per send, one of them for the SMB-Direct
+// header. A send that needs more fails and ksmbd drops the connection
+// (Linux 6.1 smb_direct_post_send_data: "failed to post send: -22"; seen
+// in the lab with statfs as CREATE + 2 QUERY_INFO + CLOSE).
 func (t *RDMAConn) Limits() Limits {
 	p := t.c.Params()
-	return Limits{MaxMessage: p.MaxFragmentedSendSize, MaxReceive: p.MaxFragmentedRecvSize}
+	return Limits{MaxMessage: p.MaxFragmentedSendSize, MaxReceive: p.MaxFragmentedRecvSize, MaxChainParts: rdmaChainParts}
 }
+
+// rdmaChainParts is Limits.MaxChainParts of SMB-Direct transports.
+const rdmaChainParts = 3
 
 // LocalAddr is the local address of the connection.
 func (t *RDMAConn) LocalAddr() net.Addr { return t.c.LocalAddr() }
@@ -107,7 +122,7 @@ func (t *RDMAConn) ReadMessage(place Placer) (*Message, error) {
 		}
 		return nil, err
 	}
-	return &Message{Buf: m.Buf, Invalidated: m.Invalidated}, nil
+	return &Message{Buf: m.Buf, Invalidated: m.Invalidated, pool: t.pooled}, nil
 }
 
 // MaxReadWriteSize is the negotiated RDMA limit per I/O.

@@ -9,7 +9,8 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
+
+	"github.com/smbd3/mount.smbd3/internal/bufpool"
 )
 
 // Kind names the transport of a channel.
@@ -31,6 +32,10 @@ func (k Kind) String() string {
 type Limits struct {
 	MaxMessage int // largest SMB2 message (or compound) it may send
 	MaxReceive int // largest one it accepts to receive
+	// MaxChainParts bounds a compound chain sent on the transport by the
+	// parts of its answer: one per request, two for a READ (its data is a
+	// part of its own). 0: no bound. See RDMAConn.Limits.
+	MaxChainParts int
 }
 
 // Placer lets the read loop choose where the tail of a large message goes:
@@ -84,42 +89,10 @@ type Transport interface {
 // ErrTooLarge reports a message beyond Limits.MaxMessage.
 var ErrTooLarge = errors.New("channel: message too large")
 
-// Buffer pool by power-of-two size classes from 4 KiB to 16 MiB.
-const (
-	minClass = 12
-	maxClass = 24
-)
+// GetBuf returns a pooled buffer of length n (see internal/bufpool).
+func GetBuf(n int) []byte { return bufpool.Get(n) }
 
-var pools [maxClass + 1]sync.Pool
-
-func class(n int) int {
-	c := minClass
-	for (1<<c) < n && c <= maxClass {
-		c++
-	}
-	return c
-}
-
-// GetBuf returns a buffer of length n, pooled when n is at most 16 MiB.
-func GetBuf(n int) []byte {
-	c := class(n)
-	if c > maxClass {
-		return make([]byte, n)
-	}
-	if p, ok := pools[c].Get().(*[]byte); ok {
-		return (*p)[:n]
-	}
-	return make([]byte, n, 1<<c)
-}
-
-func putBuf(b []byte) { PutBuf(b) }
+func putBuf(b []byte) { bufpool.Put(b) }
 
 // PutBuf recycles a buffer obtained from GetBuf.
-func PutBuf(b []byte) {
-	c := class(cap(b))
-	if c > maxClass || cap(b) != 1<<c {
-		return
-	}
-	b = b[:cap(b)]
-	pools[c].Put(&b)
-}
+func PutBuf(b []byte) { bufpool.Put(b) }

@@ -10,9 +10,19 @@ import (
 	"github.com/smbd3/mount.smbd3/session/smb2"
 )
 
-// blockSize is what stat reports as st_blksize: tools such as cp and dd
-// size their buffers from it, and large I/O is what SMB3 does well.
-const blockSize = 1 << 20
+// blockSize is what stat reports as st_blksize of files: tools such as cp
+// and dd size their buffers from it, and large I/O is what SMB3 does well.
+//
+// Directories report dirBlockSize instead: glibc sizes the getdents buffer
+// of opendir from it (at least 32 KiB, at most 1 MiB), and the kernel asks
+// the daemon for READDIRPLUS answers of that size, each a buffer go-fuse
+// allocates and clears. 64 KiB holds some 400 entries, a typical
+// directory in one call; with 1 MiB every directory of a walk cost a
+// fresh megabyte.
+const (
+	blockSize    = 1 << 20
+	dirBlockSize = 64 << 10
+)
 
 // entry is what the caches hold for a path: the server's attributes and,
 // for Minshall-French symlinks, the link target.
@@ -58,6 +68,9 @@ func (f *fsys) fillAttr(e *entry, a *fuse.Attr) {
 	}
 	a.Blocks = uint64(e.info.Alloc+511) / 512
 	a.Blksize = blockSize
+	if e.info.IsDir() {
+		a.Blksize = dirBlockSize
+	}
 	a.Mode = e.mode(&f.o)
 	a.Nlink = max(e.info.Nlink, 1)
 	a.Owner = fuse.Owner{Uid: f.o.UID, Gid: f.o.GID}

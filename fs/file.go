@@ -11,7 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/smbd3/mount.smbd3/channel"
+	"github.com/smbd3/mount.smbd3/internal/bufpool"
 	"github.com/smbd3/mount.smbd3/session"
 	"github.com/smbd3/mount.smbd3/session/smb2"
 )
@@ -22,24 +22,28 @@ import (
 const writeBehind = 32 << 20
 
 // handle is an open file. Writes are sent asynchronously (write-behind);
-// overlapping writes keep their order, and reads, fsync, flush, setattr and
-// getattr wait for the writes in flight first.
+// overlapping writes keep their order, and reads, fsync, flush, and
+// setattr or getattr that need the server wait for the writes in flight
+// first.
 type handle struct {
 	n     *node
 	f     *session.File
 	flags uint32
 
-	mu       sync.Mutex
-	cond     sync.Cond
-	inflight int64        // bytes being written
-	ranges   []writeRange // in-flight writes
-	werr     error        // first failed write not yet reported
-	wbuf     []byte       // contiguous data not yet sent (write coalescing)
-	woff     int64        // file offset of wbuf[0]
-	wtimer   *time.Timer  // sends wbuf when writes pause
-	ra       readahead    // sequential read-ahead state
-	locks    []posixLock  // byte-range locks held through this handle
-	closed   bool
+	mu        sync.Mutex
+	cond      sync.Cond
+	inflight  int64            // bytes being written
+	ranges    []writeRange     // in-flight writes
+	streaming bool             // contiguous writes seen: gather into coalesceMax buffers
+	times     *session.SetAttr // times set through the handle, not yet sent
+	attrBusy  int              // setting them in progress (wait)
+	werr      error            // first failed write not yet reported
+	wbuf      []byte           // contiguous data not yet sent (write coalescing)
+	woff      int64            // file offset of wbuf[0]
+	wtimer    *time.Timer      // sends wbuf when writes pause
+	ra        readahead        // sequential read-ahead state
+	locks     []posixLock      // byte-range locks held through this handle
+	closed    bool
 }
 
 type writeRange struct{ off, end int64 }
@@ -76,13 +80,21 @@ func (n *node) drain() syscall.Errno {
 
 // wait blocks until no write overlapping [off, end) is in flight (end < 0:
 // any write) and returns, once, a pending write error.
+//
+// Waiting for everything (end < 0) also sets times the application set
+// through the handle (see setTimes): with the last gathered write when that
+// is small, else after the writes.
 func (h *handle) wait(off, end int64) syscall.Errno {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.wbuf) > 0 && (end < 0 || (h.woff < end && off < h.woff+int64(len(h.wbuf)))) {
-		h.sendLocked()
+	all := end < 0
+	if len(h.wbuf) > 0 && (all || (h.woff < end && off < h.woff+int64(len(h.wbuf)))) {
+		h.sendLocked(all)
 	}
-	for h.overlapsLocked(off, end) {
+	if all {
+		h.pushTimesLocked()
+	}
+	for h.overlapsLocked(off, end) || (all && h.attrBusy > 0) {
 		h.cond.Wait()
 	}
 	if h.werr != nil {
@@ -147,6 +159,7 @@ var _ = (fs.NodeOpener)((*node)(nil))
 
 // Open opens an existing file.
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if n.fsys.o.ReadOnly && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		return nil, 0, syscall.EROFS
 	}
@@ -175,6 +188,7 @@ var _ = (fs.NodeCreater)((*node)(nil))
 // Create creates and opens a file; O_EXCL fails if it exists. A mode
 // without owner write permission sets the read-only attribute.
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if n.fsys.o.ReadOnly {
 		return nil, nil, 0, syscall.EROFS
 	}
@@ -190,7 +204,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if mode&0o200 == 0 {
 		o.Attributes |= uint32(smb2.FileAttributeReadonly)
 	}
-	f, info, err := n.fsys.tree.CreateStat(ctx, p, o)
+	f, info, err := n.fsys.tree.CreateNew(ctx, p, o)
 	if err != nil {
 		n.fsys.changed(p)
 		return nil, nil, 0, toErrno(err)
@@ -206,6 +220,7 @@ var _ = (fs.FileReader)((*handle)(nil))
 
 // Read reads from the server into the kernel's buffer.
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if err := h.wait(off, off+int64(len(dest))); err != 0 {
 		return nil, err
 	}
@@ -227,6 +242,7 @@ var _ = (fs.FileWriter)((*handle)(nil))
 // anything needs the data on the server (read, flush, fsync, getattr,
 // setattr, close). At most writeBehind bytes are in flight.
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	h.n.dropReadahead()
 	h.n.fsys.wrote(h.n.spath(), off+int64(len(data)))
 	h.mu.Lock()
@@ -236,37 +252,110 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 		h.werr = nil
 		return 0, toErrno(err)
 	}
-	if len(h.wbuf) > 0 && off == h.woff+int64(len(h.wbuf)) && len(h.wbuf)+len(data) <= cap(h.wbuf) {
+	if len(h.wbuf) > 0 && off == h.woff+int64(len(h.wbuf)) && len(h.wbuf)+len(data) <= coalesceMax {
+		if len(h.wbuf)+len(data) > cap(h.wbuf) {
+			// A second contiguous write: the handle streams, so gather
+			// up to coalesceMax from now on.
+			nb := append(bufpool.Get(coalesceMax)[:0], h.wbuf...)
+			bufpool.Put(h.wbuf)
+			h.wbuf, h.streaming = nb, true
+		}
 		h.wbuf = append(h.wbuf, data...)
-		if len(h.wbuf) == cap(h.wbuf) {
-			h.sendLocked()
+		if len(h.wbuf) >= coalesceMax {
+			h.sendLocked(false)
 		}
 		return uint32(len(data)), 0
 	}
-	h.sendLocked()
-	h.wbuf = append(channel.GetBuf(max(coalesceMax, len(data)))[:0], data...)
+	h.sendLocked(false)
+	size := len(data) // a small file's single write needs no 8 MiB buffer
+	if h.streaming {
+		size = max(coalesceMax, size)
+	}
+	h.wbuf = append(bufpool.Get(size)[:0], data...)
 	h.woff = off
 	if len(h.wbuf) >= coalesceMax {
-		h.sendLocked()
+		h.sendLocked(false)
 	} else {
 		h.wtimer = time.AfterFunc(coalesceDelay, func() {
 			h.mu.Lock()
-			h.sendLocked()
+			h.sendLocked(false)
 			h.mu.Unlock()
 		})
 	}
 	return uint32(len(data)), 0
 }
 
-// Write coalescing parameters.
+// Write coalescing parameters; compoundWrite is the largest last write
+// that carries pending times along (session.File.WriteAttr).
 const (
+	compoundWrite = 64 << 10
 	coalesceMax   = 8 << 20
 	coalesceDelay = 200 * time.Millisecond
 )
 
+// setTimes records times the application set through the handle (tar's
+// futimens after writing a file) and starts sending them: with the
+// gathered write in one compound when there is one (see sendLocked), else
+// once the writes in flight are done. The caller does not wait: errors
+// are reported like those of writes, and the setattr is answered from the
+// cache, so the round trip overlaps what the application does next (for
+// tar, a chown, a chmod and the close that waits for it).
+func (h *handle) setTimes(a session.SetAttr) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.times == nil {
+		h.times = &session.SetAttr{}
+	}
+	for _, f := range []struct{ dst, src *time.Time }{
+		{&h.times.Accessed, &a.Accessed}, {&h.times.Modified, &a.Modified},
+		{&h.times.Created, &a.Created}, {&h.times.Changed, &a.Changed},
+	} {
+		if !f.src.IsZero() {
+			*f.dst = *f.src
+		}
+	}
+	h.pushTimesLocked()
+}
+
+// pushTimesLocked starts sending the pending times, after the writes:
+// servers differ in whether a write moves an explicitly set time.
+func (h *handle) pushTimesLocked() {
+	if h.times == nil {
+		return
+	}
+	if len(h.wbuf) > 0 {
+		h.sendLocked(true)
+		if h.times == nil {
+			return // they went with the write
+		}
+	}
+	a := *h.times
+	h.times = nil
+	h.attrBusy++
+	go func() {
+		h.mu.Lock()
+		for h.overlapsLocked(0, -1) {
+			h.cond.Wait()
+		}
+		h.mu.Unlock()
+		err := h.f.SetAttr(context.Background(), a)
+		if err != nil {
+			h.n.fsys.stale(h.n.spath())
+		}
+		h.mu.Lock()
+		h.attrBusy--
+		if err != nil && h.werr == nil {
+			h.werr = err
+		}
+		h.cond.Broadcast()
+		h.mu.Unlock()
+	}()
+}
+
 // sendLocked starts the WRITE of the gathered data, after the writes it
-// overlaps and within the write-behind bound.
-func (h *handle) sendLocked() {
+// overlaps and within the write-behind bound; with last, times recorded by
+// setTimes go with it.
+func (h *handle) sendLocked(last bool) {
 	if h.wtimer != nil {
 		h.wtimer.Stop()
 		h.wtimer = nil
@@ -280,11 +369,20 @@ func (h *handle) sendLocked() {
 	for h.overlapsLocked(r.off, r.end) || (h.inflight > 0 && h.inflight+int64(len(buf)) > writeBehind) {
 		h.cond.Wait()
 	}
+	var times *session.SetAttr
+	if last && h.times != nil && len(buf) <= compoundWrite {
+		times, h.times = h.times, nil
+	}
 	h.inflight += int64(len(buf))
 	h.ranges = append(h.ranges, r)
 	go func() {
-		_, err := h.f.WriteAt(context.Background(), buf, off)
-		channel.PutBuf(buf)
+		var err error
+		if times != nil {
+			_, err = h.f.WriteAttr(context.Background(), buf, off, *times)
+		} else {
+			_, err = h.f.WriteAt(context.Background(), buf, off)
+		}
+		bufpool.Put(buf)
 		if err != nil {
 			h.n.fsys.stale(h.n.spath())
 		}
@@ -308,6 +406,7 @@ var _ = (fs.FileFlusher)((*handle)(nil))
 
 // Flush (each close of a descriptor) reports write errors.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	return h.wait(0, -1)
 }
 
@@ -315,6 +414,7 @@ var _ = (fs.FileFsyncer)((*handle)(nil))
 
 // Fsync waits for the writes and asks the server to make them durable.
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if err := h.wait(0, -1); err != 0 {
 		return err
 	}
@@ -325,6 +425,7 @@ var _ = (fs.FileReleaser)((*handle)(nil))
 
 // Release closes the handle once the kernel has no more use for it.
 func (h *handle) Release(ctx context.Context) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	err := h.wait(0, -1)
 	h.n.mu.Lock()
 	delete(h.n.handles, h)
@@ -344,5 +445,6 @@ var _ = (fs.FileGetattrer)((*handle)(nil))
 
 // Getattr through the handle.
 func (h *handle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	return h.n.Getattr(ctx, h, out)
 }

@@ -9,9 +9,19 @@
 // Deadlocks: no node method holds a lock while calling into the kernel
 // (notifications are sent from separate goroutines), and no server round
 // trip happens under a node lock.
+//
+// Interrupts: the kernel turns any signal to a process waiting on the
+// mount into FUSE_INTERRUPT, which cancels the operation's context. File
+// operations do not end with EINTR for that: programs restart their
+// system calls after a signal (SA_RESTART; Go does it for all of its
+// signals) and do not expect EINTR from a stat or a write. As Linux cifs,
+// which waits killably, every operation runs to its end (the session's
+// timeouts bound a silent server), except waiting for a lock (Setlkw),
+// which a signal ends, as on a local file system.
 package fs
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -83,6 +93,16 @@ func Mount(mountpoint string, tree *session.Tree, o Options) (*fuse.Server, erro
 			Options:       o.MountOptions,
 			DirectMount:   true,
 			EnableLocks:   true,
+			// Clearing set-user-ID bits and security.capability on
+			// write, truncate and chown is ours to do, and there is
+			// nothing to clear: SMB stores neither, modes come from
+			// file_mode/dir_mode and security.* xattrs are refused.
+			// Without them the kernel fetches the attributes again
+			// before every chown or truncate, a round trip per file of
+			// an untar. (It still asks for security.capability before
+			// the first write to a file and before a chown: the VFS
+			// does that whatever the flags.)
+			ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV | fuse.CAP_HANDLE_KILLPRIV_V2,
 		},
 	}
 	if o.ReadOnly {
@@ -114,3 +134,6 @@ func raiseReadahead(mountpoint string, log *slog.Logger) {
 		log.Debug("cannot raise read-ahead", "path", p, "err", err)
 	}
 }
+
+// uninterrupted detaches ctx from FUSE_INTERRUPT (see the package doc).
+func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

@@ -45,6 +45,7 @@ var _ = (fs.FileGetlker)((*handle)(nil))
 // Getlk tests whether a lock could be taken: SMB has no test operation, so
 // it takes the lock without waiting and releases it.
 func (h *handle) Getlk(ctx context.Context, owner uint64, lk *fuse.FileLock, flags uint32, out *fuse.FileLock) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	start, end := lockRange(lk, flags&fuse.FUSE_LK_FLOCK != 0)
 	l := posixLock{owner: owner, start: start, end: end, excl: lk.Typ == syscall.F_WRLCK}
 	h.mu.Lock()
@@ -77,6 +78,7 @@ var _ = (fs.FileSetlker)((*handle)(nil))
 
 // Setlk takes or releases a lock without waiting.
 func (h *handle) Setlk(ctx context.Context, owner uint64, lk *fuse.FileLock, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	return h.setlk(ctx, owner, lk, flags, false)
 }
 

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"path"
 	"sync"
 	"syscall"
 	"time"
@@ -74,6 +73,10 @@ var _ = (fs.NodeLookuper)((*node)(nil))
 
 // Lookup finds a directory entry.
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
+	if isAside(name) {
+		return nil, syscall.ENOENT // an unlinked file still open (see Unlink)
+	}
 	e, errno := n.fsys.stat(ctx, n.child(name))
 	if errno != 0 {
 		if errno == syscall.ENOENT {
@@ -89,23 +92,27 @@ var _ = (fs.NodeGetattrer)((*node)(nil))
 // Getattr reports attributes; pending writes are flushed first so the size
 // is right.
 func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
+	// Fresh cached attributes are current: this client's own writes and
+	// setattrs keep them so, whether or not they have reached the server.
+	if e, ok := n.fsys.attrs.Get(n.spath()); ok && !n.IsRoot() {
+		n.fsys.fillAttr(&e, &out.Attr)
+		out.SetTimeout(n.fsys.o.AttrTTL)
+		return 0
+	}
 	if err := n.drain(); err != 0 {
 		return err
 	}
 	var e entry
 	var errno syscall.Errno
 	if h, ok := fh.(*handle); ok {
-		// An open file: the cache if fresh (our own changes keep it
-		// current), else the handle, which works even after an unlink.
-		if c, ok := n.fsys.attrs.Get(n.spath()); ok {
-			e = c
-		} else {
-			info, err := h.f.Stat(ctx)
-			if err != nil {
-				return toErrno(err)
-			}
-			e = entry{info: info}
+		// An open file: ask through the handle, which works even after
+		// an unlink.
+		info, err := h.f.Stat(ctx)
+		if err != nil {
+			return toErrno(err)
 		}
+		e = entry{info: info}
 	} else if n.IsRoot() {
 		info, err := n.fsys.tree.Stat(ctx, n.spath())
 		if err != nil {
@@ -127,6 +134,7 @@ var _ = (fs.NodeSetattrer)((*node)(nil))
 // without POSIX extensions; changes to them are accepted and ignored, as
 // Linux cifs does.
 func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if n.fsys.o.ReadOnly {
 		return syscall.EROFS
 	}
@@ -170,16 +178,10 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	}
 	var err error
 	if h != nil && a.Size == nil && a.Attributes == 0 {
-		// Times only, with the file open: set them through the handle
-		// while the pending writes go out, and wait for both (SMB keeps
-		// an explicitly set write time, so the order does not matter).
-		h.mu.Lock()
-		h.sendLocked()
-		h.mu.Unlock()
-		err = h.f.SetAttr(ctx, a)
-		if errno := n.drain(); errno != 0 && err == nil {
-			return errno
-		}
+		// Times only, with the file open for writing: they go out with
+		// the handle's pending write, without waiting; close and fsync
+		// wait for them and report their errors, like those of writes.
+		h.setTimes(a)
 	} else if errno := n.drain(); errno != 0 {
 		return errno
 	} else if h != nil {
@@ -236,27 +238,31 @@ var _ = (fs.NodeMkdirer)((*node)(nil))
 
 // Mkdir creates a directory.
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if n.fsys.o.ReadOnly {
 		return nil, syscall.EROFS
 	}
 	p := n.child(name)
 	dgen := n.fsys.dirs.Generation()
-	err := n.fsys.tree.Mkdir(ctx, p)
+	info, err := n.fsys.tree.MkdirStat(ctx, p)
 	if err != nil {
 		n.fsys.changed(p)
 		return nil, toErrno(err)
 	}
-	ch, errno := n.statChild(ctx, p, out)
-	if errno == 0 {
-		n.fsys.dirs.Put(p, []entry{}, dgen) // a new directory is empty
+	if info.FileID == 0 {
+		return n.statChild(ctx, p, out)
 	}
-	return ch, errno
+	e := entry{info: info}
+	n.fsys.added(p, e)
+	n.fsys.dirs.Put(p, []entry{}, dgen) // a new directory is empty
+	return n.newChild(ctx, &e, out), 0
 }
 
 var _ = (fs.NodeRmdirer)((*node)(nil))
 
 // Rmdir removes an empty directory.
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if n.fsys.o.ReadOnly {
 		return syscall.EROFS
 	}
@@ -270,40 +276,12 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	return 0
 }
 
-var _ = (fs.NodeUnlinker)((*node)(nil))
-
-// Unlink removes a file; an open file stays usable until closed. A file
-// with the read-only attribute is unlinked too, as POSIX allows.
-func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
-	if n.fsys.o.ReadOnly {
-		return syscall.EROFS
-	}
-	p := n.child(name)
-	err := n.fsys.tree.Remove(ctx, p)
-	if toErrno(err) == syscall.EACCES {
-		if e, errno := n.fsys.stat(ctx, p); errno == 0 && e.info.Attributes&uint32(smb2.FileAttributeReadonly) != 0 {
-			attrs := e.info.Attributes &^ uint32(smb2.FileAttributeReadonly)
-			if attrs == 0 {
-				attrs = uint32(smb2.FileAttributeNormal)
-			}
-			if n.fsys.tree.SetAttr(ctx, p, session.SetAttr{Attributes: attrs}) == nil {
-				err = n.fsys.tree.Remove(ctx, p)
-			}
-		}
-	}
-	if err != nil {
-		n.fsys.changed(p)
-		return toErrno(err)
-	}
-	n.fsys.removed(p)
-	return 0
-}
-
 var _ = (fs.NodeRenamer)((*node)(nil))
 
 // Rename moves an entry; RENAME_NOREPLACE is honoured, RENAME_EXCHANGE is
 // not supported by SMB.
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if n.fsys.o.ReadOnly {
 		return syscall.EROFS
 	}
@@ -347,6 +325,7 @@ var _ = (fs.NodeLinker)((*node)(nil))
 
 // Link makes a hard link.
 func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if n.fsys.o.ReadOnly {
 		return nil, syscall.EROFS
 	}
@@ -370,6 +349,7 @@ var _ = (fs.NodeSymlinker)((*node)(nil))
 // Symlink stores a symlink as a reparse point, or as a Minshall-French
 // symlink file when the server keeps no reparse points.
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if n.fsys.o.ReadOnly {
 		return nil, syscall.EROFS
 	}
@@ -407,6 +387,7 @@ var _ = (fs.NodeReadlinker)((*node)(nil))
 
 // Readlink returns a symlink's target.
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	e, errno := n.fsys.stat(ctx, n.spath())
 	if errno != 0 {
 		return nil, errno
@@ -421,6 +402,7 @@ var _ = (fs.NodeStatfser)((*node)(nil))
 
 // Statfs reports the share's capacity.
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	fi, err := n.fsys.tree.Statfs(ctx)
 	if err != nil {
 		return toErrno(err)
@@ -442,30 +424,18 @@ var _ = (fs.NodeReaddirer)((*node)(nil))
 // and caches every entry's attributes, so that the kernel's READDIRPLUS
 // (which looks each entry up) needs no further round trips.
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
-	p := n.spath()
-	list, ok := n.fsys.dirs.Get(p)
-	if !ok {
-		gen := n.fsys.attrs.Generation()
-		dgen := n.fsys.dirs.Generation()
-		infos, err := n.fsys.tree.ReadDir(ctx, p)
-		if err != nil {
-			return nil, toErrno(err)
-		}
-		list = make([]entry, len(infos))
-		for i := range infos {
-			e := entry{info: infos[i]}
-			cp := path.Join(p, e.info.Name)
-			if e.isSymlinkReparse() || (!e.info.IsDir() && e.info.Size == smb2.MFSymlinkSize) {
-				n.fsys.resolveLink(ctx, cp, &e)
-			}
-			list[i] = e
-			n.fsys.attrs.Put(cp, e, gen)
-		}
-		n.fsys.dirs.Put(p, list, dgen)
+	ctx = uninterrupted(ctx)
+	list, err := n.fsys.listDir(ctx, n.spath())
+	if err != nil {
+		return nil, toErrno(err)
 	}
+	return fs.NewListDirStream(dirEntries(list, &n.fsys.o)), 0
+}
+
+func dirEntries(list []entry, o *Options) []fuse.DirEntry {
 	out := make([]fuse.DirEntry, len(list))
 	for i := range list {
-		out[i] = fuse.DirEntry{Name: list[i].info.Name, Mode: list[i].mode(&n.fsys.o), Ino: list[i].info.FileID}
+		out[i] = fuse.DirEntry{Name: list[i].info.Name, Mode: list[i].mode(o), Ino: list[i].info.FileID}
 	}
-	return fs.NewListDirStream(out), 0
+	return out
 }

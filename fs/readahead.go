@@ -8,7 +8,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/smbd3/mount.smbd3/channel"
+	"github.com/smbd3/mount.smbd3/internal/bufpool"
 )
 
 // Read-ahead: when a handle is read sequentially, it keeps raDepth chunks
@@ -17,10 +17,21 @@ import (
 // lies in one chunk is answered from the chunk itself (no copy); chunks are
 // pooled buffers with a reference count, recycled when neither the window
 // nor a reply in progress uses them. Any write to the file drops the window.
+//
+// The kernel's own read-ahead arrives as concurrent requests that go-fuse
+// serves in any order: a read may come several MiB behind one already
+// answered. Such a read is still sequential (raSlack), and the window keeps
+// a chunk until the kernel has read all of it (it asks for every byte once)
+// or the reader is raSlack past it; a read from behind the window is
+// answered directly and leaves the window alone. Dropping the window on
+// every late read would fetch the same data again.
 const (
 	raChunk = 8 << 20
 	raDepth = 2
-	raSlack = 2 << 20 // how far from the last read end a read still counts as sequential
+	// raSlack is how far from the furthest read end a read still counts as
+	// sequential: two kernel read-ahead windows (the next one is started
+	// while the last is outstanding) and one request.
+	raSlack = 2*readaheadKB<<10 + 1<<20
 )
 
 type raBuf struct {
@@ -30,11 +41,22 @@ type raBuf struct {
 	err  error
 	done chan struct{}
 	refs atomic.Int32 // the window, the fetch in progress, and replies
+	used atomic.Int64 // bytes replied from it
+}
+
+// consumed reports a chunk whose every byte has been replied.
+func (c *raBuf) consumed() bool {
+	select {
+	case <-c.done:
+		return c.used.Load() >= int64(c.n)
+	default:
+		return false
+	}
 }
 
 func (c *raBuf) unref() {
 	if c.refs.Add(-1) == 0 {
-		channel.PutBuf(c.buf)
+		bufpool.Put(c.buf)
 		c.buf = nil
 	}
 }
@@ -96,13 +118,20 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		n, err := h.f.ReadAt(ctx, dest, off)
 		return fuse.ReadResultData(dest[:n]), err
 	}
-	// Drop chunks wholly behind the reader, or all if the reader jumped.
-	for len(ra.chunks) > 0 && ra.chunks[0].off+raChunk <= off-raSlack {
+	// Drop chunks the kernel has read, or that the reader has left behind.
+	for len(ra.chunks) > 0 && (ra.chunks[0].consumed() || ra.chunks[0].off+raChunk <= off-raSlack) {
 		ra.chunks[0].unref()
 		ra.chunks = ra.chunks[1:]
 	}
-	if len(ra.chunks) > 0 && (ra.chunks[0].off > off || ra.chunks[len(ra.chunks)-1].off+raChunk < off) {
-		ra.dropLocked()
+	if len(ra.chunks) > 0 && off < ra.chunks[0].off {
+		// A late read from behind the window (the kernel's requests
+		// arrive out of order): answer it directly, keep the window.
+		h.mu.Unlock()
+		n, err := h.f.ReadAt(ctx, dest, off)
+		return fuse.ReadResultData(dest[:n]), err
+	}
+	if len(ra.chunks) > 0 && ra.chunks[len(ra.chunks)-1].off+raChunk+raSlack < off {
+		ra.dropLocked() // the reader jumped ahead
 		ra.seq = 2
 	}
 	next := off - off%raChunk
@@ -110,7 +139,7 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		next = ra.chunks[len(ra.chunks)-1].off + raChunk
 	}
 	for next < end+raDepth*raChunk {
-		c := &raBuf{off: next, buf: channel.GetBuf(raChunk), done: make(chan struct{})}
+		c := &raBuf{off: next, buf: bufpool.Get(raChunk), done: make(chan struct{})}
 		c.refs.Store(2) // the window and the fetch
 		ra.chunks = append(ra.chunks, c)
 		next += raChunk
@@ -152,6 +181,7 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 			break // end of file
 		}
 		stop := min(c.n, int(end-c.off))
+		c.used.Add(int64(stop - start))
 		if n == 0 && len(chunks) == 1 || (n == 0 && stop == int(end-c.off)) {
 			// The whole answer is in this chunk: reply from it.
 			c.refs.Add(1)

@@ -21,6 +21,7 @@ type fsys struct {
 	log   *slog.Logger
 	attrs *cache.AttrCache[entry]
 	dirs  *cache.DirCache[entry]
+	ahead dirAheadState
 }
 
 func newFS(tree *session.Tree, o Options) *fsys {
@@ -98,39 +99,28 @@ func parentOf(p string) string { return path.Dir("/" + p)[1:] }
 // fromListing answers a lookup from the parent directory's cached listing:
 // known is false when there is no fresh listing.
 func (f *fsys) fromListing(p string) (e entry, ok, known bool) {
-	list, fresh := f.dirs.Get(parentOf(p))
-	if !fresh {
+	e, found, fresh := f.dirs.Lookup(parentOf(p), path.Base(p))
+	switch {
+	case !fresh:
 		return entry{}, false, false
+	case !found:
+		return entry{}, false, true
+	case e.stale:
+		return entry{}, false, false // the name exists; ask for the rest
 	}
-	name := path.Base(p)
-	for i := range list {
-		if path.Base(list[i].info.Name) == name {
-			if list[i].stale {
-				return entry{}, false, false // the name exists; ask for the rest
-			}
-			return list[i], true, true
-		}
-	}
-	return entry{}, false, true
+	return e, true, true
 }
 
 // fromListingAny returns p's listing entry even if stale.
 func (f *fsys) fromListingAny(p string) (entry, bool) {
-	list, _ := f.dirs.Get(parentOf(p))
-	name := path.Base(p)
-	for i := range list {
-		if path.Base(list[i].info.Name) == name {
-			return list[i], true
-		}
-	}
-	return entry{}, false
+	e, found, _ := f.dirs.Lookup(parentOf(p), path.Base(p))
+	return e, found
 }
 
 // wrote records a write through this client ending at end: the cached
 // size grows to cover it and the times become now (the server's own
 // values replace them when the cache entry expires). The parent's listing
-// entry is only marked stale, once: this runs on every write, and editing
-// a listing copies it.
+// entry is marked stale.
 func (f *fsys) wrote(p string, end int64) {
 	e, ok := f.attrs.Get(p)
 	if !ok {
@@ -142,7 +132,7 @@ func (f *fsys) wrote(p string, end int64) {
 	e.info.Modified, e.info.Changed = now, now
 	f.attrs.Update(p, e)
 	if le, ok := f.fromListingAny(p); ok && !le.stale {
-		f.markStale(p)
+		f.markStale(p) // once: marking counts as a change of the listing
 	}
 }
 
@@ -156,48 +146,22 @@ func (f *fsys) stale(p string) {
 // markStale marks p's entry in its parent's listing as vouching only for
 // the name.
 func (f *fsys) markStale(p string) {
-	name := path.Base(p)
-	f.dirs.Edit(parentOf(p), func(l []entry) ([]entry, bool) {
-		for i := range l {
-			if path.Base(l[i].info.Name) == name {
-				l[i].stale = true
-			}
-		}
-		return l, true
-	})
+	f.dirs.Modify(parentOf(p), path.Base(p), func(e *entry) { e.stale = true })
 }
 
 // added records an entry this client created (or changed) at p: its
 // attributes, and its place in the parent's listing.
 func (f *fsys) added(p string, e entry) {
 	f.attrs.Update(p, e)
-	name := path.Base(p)
-	e.info.Name = name
-	f.dirs.Edit(parentOf(p), func(l []entry) ([]entry, bool) {
-		for i := range l {
-			if path.Base(l[i].info.Name) == name {
-				l[i] = e
-				return l, true
-			}
-		}
-		return append(l, e), true
-	})
+	e.info.Name = path.Base(p)
+	f.dirs.Set(parentOf(p), e)
 }
 
 // removed records that p is gone (with everything below it).
 func (f *fsys) removed(p string) {
 	f.attrs.InvalidatePrefix(p)
 	f.dirs.InvalidatePrefix(p)
-	name := path.Base(p)
-	f.dirs.Edit(parentOf(p), func(l []entry) ([]entry, bool) {
-		out := l[:0]
-		for _, x := range l {
-			if path.Base(x.info.Name) != name {
-				out = append(out, x)
-			}
-		}
-		return out, true
-	})
+	f.dirs.Remove(parentOf(p), path.Base(p))
 }
 
 // changed drops what the caches know about p and its parent's listing.

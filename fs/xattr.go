@@ -12,7 +12,13 @@ import (
 // Extended attributes: the user.* namespace maps to SMB extended
 // attributes ([MS-FSCC] 2.4.15) with the "user." prefix removed, as Linux
 // cifs does. Other namespaces (security.*, system.*, trusted.*) are not
-// stored by SMB: reads find nothing and writes are refused.
+// stored by SMB: every call for them fails with EOPNOTSUPP. That is what
+// tools take as "this filesystem has no ACLs or security labels": ls -l,
+// which otherwise asks for system.posix_acl_access and security.selinux of
+// every file (two FUSE round trips each), stops asking after the first.
+//
+// The EaSize that listings and FileEaInformation report cannot be trusted
+// to skip asking for a file's EAs: ksmbd reports 0 whatever the file has.
 
 const userPrefix = "user."
 
@@ -27,9 +33,10 @@ var _ = (fs.NodeGetxattrer)((*node)(nil))
 
 // Getxattr reads one attribute.
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	name, ok := eaName(attr)
 	if !ok {
-		return 0, syscall.ENODATA
+		return 0, syscall.EOPNOTSUPP
 	}
 	eas, err := n.fsys.tree.GetEAs(ctx, n.spath())
 	if err != nil {
@@ -53,6 +60,7 @@ var _ = (fs.NodeListxattrer)((*node)(nil))
 
 // Listxattr lists the attributes as user.NAME.
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	eas, err := n.fsys.tree.GetEAs(ctx, n.spath())
 	if err != nil {
 		return 0, toErrno(err)
@@ -76,6 +84,7 @@ var _ = (fs.NodeSetxattrer)((*node)(nil))
 
 // Setxattr sets one attribute, honouring XATTR_CREATE and XATTR_REPLACE.
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if n.fsys.o.ReadOnly {
 		return syscall.EROFS
 	}
@@ -106,12 +115,13 @@ var _ = (fs.NodeRemovexattrer)((*node)(nil))
 
 // Removexattr deletes one attribute.
 func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if n.fsys.o.ReadOnly {
 		return syscall.EROFS
 	}
 	name, ok := eaName(attr)
 	if !ok {
-		return syscall.ENODATA
+		return syscall.EOPNOTSUPP
 	}
 	if _, errno := n.Getxattr(ctx, attr, nil); errno != 0 {
 		return errno

@@ -36,8 +36,9 @@ type request struct {
 	replay  bool
 	// prepare, if set, adapts the request to the channel picked for it
 	// (RDMA offload registers memory there) and returns what to do once
-	// the call is over (nil call when it never completed).
-	prepare func(c *conn) (done func(cl *call), err error)
+	// the call is over (nil call when it never completed); done reports a
+	// response that breaks what prepare set up (it has then failed c).
+	prepare func(c *conn) (done func(cl *call) error, err error)
 }
 
 // security says how requests of a session are protected on one channel.
@@ -202,6 +203,14 @@ func (c *conn) close() { c.fail(ErrClosed) }
 
 // watchdog fails the connection when requests are outstanding and the
 // server has sent nothing for c.timeout, after one ECHO probe.
+//
+// Requests the server has answered with an interim STATUS_PENDING (async:
+// a blocking lock, a slow READ or WRITE under load) count as outstanding
+// too: they may legitimately wait for minutes, but a server that stops
+// answering while only such requests are pending must still be noticed.
+// The ECHO tells the two apart: a live server answers it (which refreshes
+// lastRecv), a dead one does not, and the waiting calls then fail with
+// ErrTimeout instead of hanging forever.
 func (c *conn) watchdog() {
 	tick := time.NewTicker(max(c.timeout/8, 50*time.Millisecond))
 	defer tick.Stop()
@@ -215,7 +224,7 @@ func (c *conn) watchdog() {
 		c.mu.Lock()
 		busy := false
 		for _, cl := range c.pending {
-			if cl.async == 0 && cl.start.Before(time.Now().Add(-c.timeout/2)) {
+			if cl.start.Before(time.Now().Add(-c.timeout / 2)) {
 				busy = true
 				break
 			}

@@ -24,7 +24,14 @@ func (t *Tree) ReadDir(ctx context.Context, path string) ([]FileInfo, error) {
 	return out, err
 }
 
-// WalkDir calls fn for each entry of a directory as the listing arrives.
+// WalkDir calls fn for each entry of a directory.
+//
+// A directory of up to two QUERY_DIRECTORY buffers (a few thousand
+// entries) takes one round trip: CREATE, two QUERY_DIRECTORY and CLOSE in
+// one related compound; its entries are handed to fn once the listing is
+// known to be complete. A larger one is listed again with a handle kept
+// open, as the listing arrives, continuing until the server reports no
+// more files ([MS-SMB2] 3.2.4.17).
 func (t *Tree) WalkDir(ctx context.Context, path string, fn func(*FileInfo) error) error {
 	bufLen := dirBuffer
 	if c, err := t.s.conn(); err == nil && int(c.maxTrans) < bufLen {
@@ -40,6 +47,45 @@ func (t *Tree) WalkDir(ctx context.Context, path string, fn func(*FileInfo) erro
 		Access:  smb2.FileListDirectory | smb2.FileReadAttributes | smb2.Synchronize,
 		Options: smb2.FileDirectoryFile,
 	}
+	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: open.request(path)},
+		query(smb2.AnyFileID, smb2.QueryDirRestartScans), query(smb2.AnyFileID, 0),
+		&request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: smb2.AnyFileID}})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, cl := range calls {
+			cl.release()
+		}
+	}()
+	if err := statusErr(calls[0]); err != nil {
+		return withPath(err, "readdir", path)
+	}
+	var first []FileInfo
+	collect := func(fi *FileInfo) error {
+		first = append(first, *fi)
+		return nil
+	}
+	for _, cl := range calls[1:3] {
+		more, err := dirBatch(cl, path, collect)
+		if err != nil {
+			return err
+		}
+		if !more {
+			for i := range first {
+				if err := fn(&first[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return t.walkDirOpen(ctx, path, open, query, fn)
+}
+
+// walkDirOpen lists a directory through a handle kept open across as many
+// QUERY_DIRECTORY round trips as it takes.
+func (t *Tree) walkDirOpen(ctx context.Context, path string, open CreateOptions, query func(smb2.FileID, uint8) *request, fn func(*FileInfo) error) error {
 	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: open.request(path)},
 		query(smb2.AnyFileID, smb2.QueryDirRestartScans))
 	if err != nil {
@@ -60,35 +106,9 @@ func (t *Tree) WalkDir(ctx context.Context, path string, fn func(*FileInfo) erro
 	f := &File{t: t, id: cr.FileID, path: path}
 	defer f.Close(context.WithoutCancel(ctx))
 	for {
-		if cl.hdr.Status == smb2.StatusNoMoreFiles {
-			return nil
-		}
-		if err := statusErr(cl); err != nil {
-			return withPath(err, "readdir", path)
-		}
-		var resp smb2.OutputResponse
-		if err := resp.Unmarshal(cl.body); err != nil {
+		more, err := dirBatch(cl, path, fn)
+		if err != nil || !more {
 			return err
-		}
-		var fi FileInfo
-		err := smb2.ParseDirEntries(smb2.FileIdBothDirectoryInformationClass, resp.Buffer, func(e *smb2.DirEntry) error {
-			if e.Name == "." || e.Name == ".." {
-				return nil
-			}
-			fi = FileInfo{
-				Name: e.Name, Size: int64(e.EndOfFile), Alloc: int64(e.AllocationSize),
-				Attributes: uint32(e.FileAttributes),
-				Created:    smb2.FiletimeToTime(e.CreationTime), Accessed: smb2.FiletimeToTime(e.LastAccessTime),
-				Modified: smb2.FiletimeToTime(e.LastWriteTime), Changed: smb2.FiletimeToTime(e.ChangeTime),
-				FileID: e.FileID, Nlink: 1, ReparseTag: uint32(e.ReparseTag), EASize: e.EaSize,
-			}
-			return fn(&fi)
-		})
-		if err != nil {
-			return err
-		}
-		if len(resp.Buffer) == 0 {
-			return nil
 		}
 		cl.release()
 		next, err := t.roundTrip(ctx, query(f.id, 0))
@@ -100,4 +120,34 @@ func (t *Tree) WalkDir(ctx context.Context, path string, fn func(*FileInfo) erro
 		}
 		cl = next
 	}
+}
+
+// dirBatch hands the entries of one QUERY_DIRECTORY response to fn and
+// reports whether the server may have more.
+func dirBatch(cl *call, path string, fn func(*FileInfo) error) (more bool, err error) {
+	if cl.hdr.Status == smb2.StatusNoMoreFiles {
+		return false, nil
+	}
+	if err := statusErr(cl); err != nil {
+		return false, withPath(err, "readdir", path)
+	}
+	var resp smb2.OutputResponse
+	if err := resp.Unmarshal(cl.body); err != nil {
+		return false, err
+	}
+	var fi FileInfo
+	err = smb2.ParseDirEntries(smb2.FileIdBothDirectoryInformationClass, resp.Buffer, func(e *smb2.DirEntry) error {
+		if e.Name == "." || e.Name == ".." {
+			return nil
+		}
+		fi = FileInfo{
+			Name: e.Name, Size: int64(e.EndOfFile), Alloc: int64(e.AllocationSize),
+			Attributes: uint32(e.FileAttributes),
+			Created:    smb2.FiletimeToTime(e.CreationTime), Accessed: smb2.FiletimeToTime(e.LastAccessTime),
+			Modified: smb2.FiletimeToTime(e.LastWriteTime), Changed: smb2.FiletimeToTime(e.ChangeTime),
+			FileID: e.FileID, Nlink: 1, ReparseTag: uint32(e.ReparseTag), EASize: e.EaSize,
+		}
+		return fn(&fi)
+	})
+	return err == nil && len(resp.Buffer) > 0, err
 }

@@ -75,12 +75,18 @@ func replayableCompound(reqs []*request) bool {
 // do sends reqs (one request or a compound) on a channel picked for op and
 // waits for every response. With replay set, a lost channel or
 // STATUS_FILE_NOT_AVAILABLE sends them again on another channel as a
-// replay. The calls are returned with their status unchecked; release them.
+// replay. A chain longer than the picked channel takes goes out in
+// pieces (doSplit). The calls are returned with their status unchecked;
+// release them.
 func (s *Session) do(ctx context.Context, sec security, op Op, replay bool, reqs ...*request) ([]*call, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := s.pickWait(ctx, op)
 		if err != nil {
 			return nil, err
+		}
+		if lim := c.t.Limits().MaxChainParts; lim > 0 && len(reqs) > 1 && chainParts(reqs) > lim {
+			c.reserved.Add(-int64(op.Bytes))
+			return s.doSplit(ctx, sec, op, replay, lim, reqs)
 		}
 		dones, err := prepareAll(c, reqs)
 		if err != nil {
@@ -92,7 +98,12 @@ func (s *Session) do(ctx context.Context, sec security, op Op, replay bool, reqs
 		if err == nil {
 			err = c.waitAll(ctx, calls)
 		}
-		finishAll(dones, calls, err)
+		if ferr := finishAll(dones, calls, err); err == nil && ferr != nil {
+			for _, cl := range calls {
+				cl.release()
+			}
+			err = ferr
+		}
 		if err != nil {
 			if !replay || attempt >= maxReplays || ctx.Err() != nil || !IsConnError(err) || !s.canReplay(c) {
 				return nil, err
@@ -175,14 +186,14 @@ func replayedClose(r *request, err error) bool {
 }
 
 // prepareAll adapts requests to the channel c (see request.prepare).
-func prepareAll(c *conn, reqs []*request) ([]func(*call), error) {
-	var dones []func(*call)
+func prepareAll(c *conn, reqs []*request) ([]func(*call) error, error) {
+	var dones []func(*call) error
 	for i, r := range reqs {
 		if r.prepare == nil {
 			continue
 		}
 		if dones == nil {
-			dones = make([]func(*call), len(reqs))
+			dones = make([]func(*call) error, len(reqs))
 		}
 		d, err := r.prepare(c)
 		if err != nil {
@@ -194,8 +205,10 @@ func prepareAll(c *conn, reqs []*request) ([]func(*call), error) {
 	return dones, nil
 }
 
-// finishAll runs what prepareAll set up once the calls are over.
-func finishAll(dones []func(*call), calls []*call, err error) {
+// finishAll runs what prepareAll set up once the calls are over and
+// returns the first error a done reports.
+func finishAll(dones []func(*call) error, calls []*call, err error) error {
+	var first error
 	for i, d := range dones {
 		if d == nil {
 			continue
@@ -204,6 +217,9 @@ func finishAll(dones []func(*call), calls []*call, err error) {
 		if err == nil && i < len(calls) {
 			cl = calls[i]
 		}
-		d(cl)
+		if e := d(cl); e != nil && first == nil {
+			first = e
+		}
 	}
+	return first
 }

@@ -304,6 +304,10 @@ func (m *multi) pending() []ChannelInfo {
 			for _, c := range m.cands {
 				if c.Addr == a {
 					ci.LinkSpeedBps = c.Speed
+					if c.RDMA && m.s.cfg.DialRDMA != nil {
+						ci.Transport = "rdma"
+						ci.ServerAddress = net.JoinHostPort(a.String(), strconv.Itoa(m.s.cfg.RDMAPort))
+					}
 				}
 			}
 			out = append(out, ci)

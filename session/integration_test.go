@@ -255,6 +255,50 @@ func TestServerHung(t *testing.T) {
 	}
 }
 
+// TestServerHungAsync: a server that stops answering while the only
+// request in flight has gone async (STATUS_PENDING: a blocking lock
+// waiting on another handle's lock) is still detected by the watchdog; the
+// waiting call gets the connection error instead of hanging forever.
+func TestServerHungAsync(t *testing.T) {
+	srv := samba.Start(t, samba.Options{})
+	s := dial(t, srv, func(c *session.Config) { c.Timeout = 2 * time.Second })
+	tr := mount(t, s, srv.Share)
+	writeFile(t, tr, "f", []byte("locked"))
+	ctx := context.Background()
+	open := func() *session.File {
+		f, err := tr.Create(ctx, "f", session.CreateOptions{Access: smb2.GenericRead | smb2.GenericWrite})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	a, b := open(), open()
+	if err := a.Lock(ctx, []smb2.LockElement{{Length: 1, Flags: smb2.LockExclusive | smb2.LockFailImmediately}}); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- b.Lock(ctx, []smb2.LockElement{{Length: 1, Flags: smb2.LockExclusive}}) }()
+	// The blocking lock waits on the server (interim STATUS_PENDING);
+	// the watchdog must not take that wait for a dead server.
+	select {
+	case err := <-errc:
+		t.Fatalf("blocking lock returned while the range is held: %v", err)
+	case <-time.After(5 * time.Second):
+	}
+	srv.Pause(t)
+	defer srv.Resume(t)
+	start := time.Now()
+	select {
+	case err := <-errc:
+		if !session.IsConnError(err) || !errors.Is(err, session.ErrTimeout) {
+			t.Fatalf("err = %v, want a timeout connection error", err)
+		}
+		t.Logf("detected after %v", time.Since(start))
+	case <-time.After(30 * time.Second):
+		t.Fatal("async lock wait still hanging 30 s after the server stopped answering")
+	}
+}
+
 // TestConcurrentRandomIO: 64 goroutines read and write one file at random
 // offsets; the final content is checked by checksum on the server's disk.
 func TestConcurrentRandomIO(t *testing.T) {

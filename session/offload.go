@@ -38,9 +38,12 @@ func rdmaChannel(d smb2.Dialect) uint32 {
 	return smb2.ChannelRDMAV1Invalidate
 }
 
-// offloadRead makes a READ of p use RDMA when its channel allows.
+// offloadRead makes a READ of p use RDMA when its channel allows. A
+// successful response must carry no data inline and may report at most
+// len(p) bytes placed; otherwise the server broke the contract of the
+// region it was given and the channel is dropped.
 func offloadRead(r *request, rr *smb2.ReadRequest, p []byte, sec security) {
-	r.prepare = func(c *conn) (func(*call), error) {
+	r.prepare = func(c *conn) (func(*call) error, error) {
 		o := offloader(c, sec, len(p))
 		if o == nil {
 			rr.Channel, rr.ChannelInfo, r.dst = smb2.ChannelNone, nil, p
@@ -54,18 +57,30 @@ func offloadRead(r *request, rr *smb2.ReadRequest, p []byte, sec security) {
 		rr.ChannelInfo = reg.Descriptor()
 		rr.RemainingBytes = 0
 		r.dst = nil
-		return func(cl *call) {
+		return func(cl *call) error {
 			var inv uint32
+			var bad error
 			if cl != nil {
 				inv = cl.invalidated
 				var resp smb2.ReadResponse
 				if cl.hdr.Status == smb2.StatusSuccess && resp.Unmarshal(cl.body) == nil {
-					n := uint64(min(int(resp.DataRemaining), len(p)))
-					c.rdmaRead.Add(n)
-					c.bytesRead.Add(n)
+					switch {
+					case len(resp.Data) > 0:
+						bad = protoErr("READ of %d bytes by RDMA answered with %d bytes inline", len(p), len(resp.Data))
+					case int(resp.DataRemaining) > len(p):
+						bad = protoErr("RDMA READ reports %d bytes for %d asked", resp.DataRemaining, len(p))
+					default:
+						c.rdmaRead.Add(uint64(resp.DataRemaining))
+						c.bytesRead.Add(uint64(resp.DataRemaining))
+					}
 				}
 			}
 			reg.Done(inv)
+			if bad != nil {
+				c.fail(bad)
+				return c.dead()
+			}
+			return nil
 		}, nil
 	}
 }
@@ -73,7 +88,7 @@ func offloadRead(r *request, rr *smb2.ReadRequest, p []byte, sec security) {
 // offloadWrite makes a WRITE of p use RDMA when its channel allows: the
 // server pulls the data with RDMA Reads; the request carries none.
 func offloadWrite(r *request, wr *smb2.WriteRequest, p []byte, sec security) {
-	r.prepare = func(c *conn) (func(*call), error) {
+	r.prepare = func(c *conn) (func(*call) error, error) {
 		o := offloader(c, sec, len(p))
 		if o == nil {
 			wr.Channel, wr.ChannelInfo, wr.RemainingBytes, wr.Length, r.payload = smb2.ChannelNone, nil, 0, uint32(len(p)), p
@@ -88,7 +103,7 @@ func offloadWrite(r *request, wr *smb2.WriteRequest, p []byte, sec security) {
 		wr.Length = 0
 		wr.RemainingBytes = uint32(len(p))
 		r.payload = nil
-		return func(cl *call) {
+		return func(cl *call) error {
 			var inv uint32
 			if cl != nil {
 				inv = cl.invalidated
@@ -96,6 +111,7 @@ func offloadWrite(r *request, wr *smb2.WriteRequest, p []byte, sec security) {
 				c.bytesWritten.Add(uint64(len(p)))
 			}
 			reg.Done(inv)
+			return nil
 		}, nil
 	}
 }

@@ -36,6 +36,33 @@ func TestOperations(t *testing.T) {
 			t.Fatalf("second exclusive create: %v", err)
 		}
 	})
+	t.Run("create new with on-disk id", func(t *testing.T) {
+		o := session.CreateOptions{Access: smb2.GenericWrite | smb2.GenericRead, Disposition: smb2.FileOpenIf}
+		f, info, err := tr.CreateNew(ctx, "newid", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close(ctx)
+		st, err := tr.Stat(ctx, "newid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.FileID == 0 || info.FileID != st.FileID || info.Nlink != 1 || info.Size != 0 || info.IsDir() {
+			t.Fatalf("CreateNew %+v, Stat %+v", info, st)
+		}
+		// Opening the existing file asks for the full attributes.
+		if err := tr.Link(ctx, "newid", "newid2"); err != nil {
+			t.Fatal(err)
+		}
+		f, info, err = tr.CreateNew(ctx, "newid", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close(ctx)
+		if f.Action != smb2.FileOpened || info.FileID != st.FileID || info.Nlink != 2 {
+			t.Fatalf("CreateNew of an existing file: action %d, %+v", f.Action, info)
+		}
+	})
 	t.Run("write read flush stat", func(t *testing.T) {
 		f, err := tr.Create(ctx, "rw", session.CreateOptions{Access: smb2.GenericWrite | smb2.GenericRead, Disposition: smb2.FileOverwriteIf})
 		if err != nil {

@@ -112,19 +112,53 @@ func (t *Tree) setPath(ctx context.Context, op, path string, o CreateOptions, cl
 
 // Mkdir creates a directory.
 func (t *Tree) Mkdir(ctx context.Context, path string) error {
-	_, _, err := t.withHandle(ctx, "mkdir", path, CreateOptions{
-		Access: smb2.FileReadAttributes, Disposition: smb2.FileCreate, Options: smb2.FileDirectoryFile,
-		Attributes: uint32(smb2.FileAttributeDirectory),
-	})
+	_, err := t.MkdirStat(ctx, path)
 	return err
 }
 
+// MkdirStat creates a directory and returns its attributes, in one round
+// trip: CREATE asking for the on-disk ID, and CLOSE. A server that does not
+// answer the on-disk ID leaves FileID 0.
+func (t *Tree) MkdirStat(ctx context.Context, path string) (FileInfo, error) {
+	cr, _, err := t.withHandle(ctx, "mkdir", path, CreateOptions{
+		Access: smb2.FileReadAttributes, Disposition: smb2.FileCreate, Options: smb2.FileDirectoryFile,
+		Attributes: uint32(smb2.FileAttributeDirectory),
+		Contexts:   []smb2.CreateContext{{Name: smb2.CtxNameQueryOnDiskID}},
+	})
+	if err != nil {
+		return FileInfo{}, err
+	}
+	info := infoFromTimes(path, &cr.FileTimes)
+	if b, ok := smb2.FindCreateContext(cr.Contexts, smb2.CtxNameQueryOnDiskID); ok {
+		var d smb2.OnDiskID
+		if d.Unmarshal(b) == nil {
+			info.FileID = d.DiskFileID
+		}
+	}
+	return info, nil
+}
+
 // Remove deletes a file (not a directory); a file still open elsewhere
-// disappears when its last handle closes.
+// disappears when its last handle closes. It opens the file to be deleted
+// on close (as Linux cifs does): two server operations, not three.
 func (t *Tree) Remove(ctx context.Context, path string) error {
-	return t.setPath(ctx, "unlink", path, CreateOptions{
-		Access: smb2.Delete | smb2.FileReadAttributes, Options: smb2.FileNonDirectoryFile | smb2.FileOpenReparsePoint,
-	}, smb2.FileDispositionInformationClass, []byte{1})
+	o := CreateOptions{
+		Access:  smb2.Delete | smb2.FileReadAttributes,
+		Options: smb2.FileNonDirectoryFile | smb2.FileOpenReparsePoint | smb2.FileDeleteOnClose,
+	}
+	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: o.request(path)},
+		&request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: smb2.AnyFileID}})
+	if err != nil {
+		return err
+	}
+	defer calls[0].release()
+	defer calls[1].release()
+	for _, cl := range calls {
+		if err := statusErr(cl); err != nil {
+			return withPath(err, "unlink", path)
+		}
+	}
+	return nil
 }
 
 // Rmdir deletes an empty directory.
@@ -246,6 +280,34 @@ func (t *Tree) CreateStat(ctx context.Context, path string, o CreateOptions) (*F
 		f.Info = infoFromAll(path, &all)
 	}
 	return f, f.Info, nil
+}
+
+// CreateNew creates path (or opens it, if the disposition allows and it
+// exists) and returns the handle with the file's attributes. For a file the
+// CREATE made, one round trip gives everything: the response carries the
+// times, size and attributes, a new file has one link and no EAs, and the
+// SMB2_CREATE_QUERY_ON_DISK_ID context returns its file index. That spares
+// the server the FileAllInformation query CreateStat asks for, which costs
+// Samba as much as a third of a create. An existing file, or a server that
+// does not answer the context, costs a second round trip for the full
+// attributes.
+func (t *Tree) CreateNew(ctx context.Context, path string, o CreateOptions) (*File, FileInfo, error) {
+	o.Contexts = append(o.Contexts[:len(o.Contexts):len(o.Contexts)], smb2.CreateContext{Name: smb2.CtxNameQueryOnDiskID})
+	f, err := t.Create(ctx, path, o)
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	if f.Action == smb2.FileCreated && f.diskID != 0 {
+		f.Info.FileID = f.diskID
+		return f, f.Info, nil
+	}
+	info, err := f.Stat(ctx)
+	if err != nil {
+		f.Close(context.WithoutCancel(ctx))
+		return nil, FileInfo{}, err
+	}
+	f.Info = info
+	return f, info, nil
 }
 
 // ReadSmall reads up to n bytes from the start of path in one round trip

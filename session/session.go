@@ -20,9 +20,11 @@ package session
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +77,11 @@ type Config struct {
 	// channels (to RDMAPort, default 5445) next to the TCP ones.
 	DialRDMA func(ctx context.Context, addr string) (channel.Transport, error)
 	RDMAPort int
+	// StartRDMA starts the session over SMB-Direct: the first channel is
+	// dialed with DialRDMA at Addr's host and RDMAPort, and Addr's port
+	// stays the one of the TCP channels multichannel adds (to interfaces
+	// not advertised RDMA-capable).
+	StartRDMA bool
 	// InterfaceRefresh is how often the server's interface list is
 	// queried again; default 10 minutes.
 	InterfaceRefresh time.Duration
@@ -159,7 +166,17 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 	defer cancel()
 	s := &Session{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
 	rand.Read(s.clientGUID[:])
-	c, err := s.dialConn(ctx, cfg.Addr)
+	first, dial := cfg.Addr, cfg.Dial
+	if cfg.StartRDMA {
+		if cfg.DialRDMA == nil {
+			return nil, errors.New("smb: StartRDMA without DialRDMA")
+		}
+		first, dial = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.RDMAPort)), cfg.DialRDMA
+		if h, _, err := net.SplitHostPort(cfg.Addr); err == nil {
+			first = net.JoinHostPort(h, strconv.Itoa(cfg.RDMAPort))
+		}
+	}
+	c, err := s.dialConnVia(ctx, first, dial)
 	if err != nil {
 		return nil, err
 	}
@@ -233,11 +250,6 @@ func (s *Session) channelLost(c *conn) {
 	if m != nil {
 		m.lost(c)
 	}
-}
-
-// dialConn opens a transport and negotiates on it.
-func (s *Session) dialConn(ctx context.Context, addr string) (*conn, error) {
-	return s.dialConnVia(ctx, addr, s.cfg.Dial)
 }
 
 // dialConnVia opens a transport with dial and negotiates on it.

@@ -1,111 +1,71 @@
-package smbdirect
+package smbdirect_test
 
 import (
-	"context"
-	"net"
+	"fmt"
+	"sync/atomic"
 	"testing"
+
+	"github.com/smbd3/mount.smbd3/internal/rdmabench"
+	"github.com/smbd3/mount.smbd3/smbdirect"
+	"github.com/smbd3/mount.smbd3/smbdirect/internal/loop"
+	"github.com/smbd3/mount.smbd3/smbdirect/rdma"
 )
 
-func forEachProviderB(b *testing.B, f func(b *testing.B, e provEnv)) {
-	for _, e := range envs() {
-		b.Run(e.name, func(b *testing.B) { f(b, e) })
+// The benchmarks run the loops of internal/rdmabench (shared with make
+// bench-rdma) over the in-process loop provider (the transport's own cost)
+// and over iWARP on 127.0.0.1.
+
+var loopAddrs atomic.Int64
+
+func forEachProviderB(b *testing.B, f func(b *testing.B, p rdma.Provider, addr string)) {
+	b.Run("loop", func(b *testing.B) { f(b, loop.New(), fmt.Sprintf("bench%d", loopAddrs.Add(1))) })
+	b.Run("iwarp", func(b *testing.B) { f(b, rdmabench.Provider(), "127.0.0.1:0") })
+}
+
+func run(b *testing.B, r rdmabench.Runner, err error, bytes int64) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	b.SetBytes(bytes)
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := r.Run(b.N); err != nil {
+		b.Fatal(err)
 	}
 }
 
-// BenchmarkRoundTrip: initiator → echo responder → initiator, 100 bytes.
+// BenchmarkRoundTrip: initiator → echoing responder → initiator, 100 bytes.
 func BenchmarkRoundTrip(b *testing.B) {
-	forEachProviderB(b, func(b *testing.B, e provEnv) {
-		cli, srv := pair(b, e.new(b), e.addr(), Config{}, Config{})
-		go echo(srv)
-		msg := net.Buffers{make([]byte, 100)}
-		ctx := context.Background()
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if err := cli.WriteMessage(ctx, msg); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := cli.ReadMessage(); err != nil {
-				b.Fatal(err)
-			}
-		}
+	forEachProviderB(b, func(b *testing.B, p rdma.Provider, addr string) {
+		r, err := rdmabench.NewRoundTrip(p, addr, 100)
+		run(b, r, err, 0)
 	})
 }
 
 // BenchmarkThroughput1MiB: 1 MiB messages one way (fragmented to the
-// default 8136-byte sends), reader discarding.
+// default 8136-byte sends), the reader recycling its buffers.
 func BenchmarkThroughput1MiB(b *testing.B) {
-	forEachProviderB(b, func(b *testing.B, e provEnv) {
-		// The reader recycles message buffers through Config.Alloc, as the
-		// channel layer does with its pool.
-		pool := make(chan []byte, 8)
-		scfg := Config{Alloc: func(n int) []byte {
-			select {
-			case p := <-pool:
-				if cap(p) >= n {
-					return p[:n]
-				}
-			default:
-			}
-			return make([]byte, n)
-		}}
-		cli, srv := pair(b, e.new(b), e.addr(), Config{}, scfg)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				m, err := srv.ReadMessage()
-				if err != nil {
-					return
-				}
-				select {
-				case pool <- m.Buf:
-				default:
-				}
-			}
-		}()
-		msg := net.Buffers{make([]byte, 1<<20)}
-		ctx := context.Background()
-		b.SetBytes(1 << 20)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			if err := cli.WriteMessage(ctx, msg); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		cli.Close()
-		<-done
+	forEachProviderB(b, func(b *testing.B, p rdma.Provider, addr string) {
+		s, err := rdmabench.NewStream(p, addr, 1<<20)
+		run(b, s, err, 1<<20)
 	})
 }
 
-// BenchmarkOffloadRead: register a 1 MiB READ region, the peer RDMA-Writes
-// it and answers with Send with Invalidate.
+// BenchmarkOffloadRead: per I/O, register 1 MiB for a READ, the peer
+// RDMA-Writes it and answers with Send with Invalidate, release.
 func BenchmarkOffloadRead(b *testing.B) {
-	forEachProviderB(b, func(b *testing.B, e provEnv) {
-		cli, srv := pair(b, e.new(b), e.addr(), Config{}, Config{})
-		go offloadServer(srv)
-		ctx := context.Background()
-		b.SetBytes(1 << 20)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			r, err := cli.Alloc(1<<20, ForRead)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := cli.WriteMessage(ctx, net.Buffers{offloadReq(opFill, r.Token(), r)}); err != nil {
-				b.Fatal(err)
-			}
-			m, err := cli.ReadMessage()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if ok, _ := r.CheckInvalidated(m); !ok {
-				b.Fatal("not invalidated")
-			}
-			r.Release()
-		}
+	forEachProviderB(b, func(b *testing.B, p rdma.Provider, addr string) {
+		o, err := rdmabench.NewOffload(p, addr, smbdirect.ForRead, 1<<20)
+		run(b, o, err, 1<<20)
+	})
+}
+
+// BenchmarkOffloadWrite: the same for a WRITE (the peer RDMA-Reads).
+func BenchmarkOffloadWrite(b *testing.B) {
+	forEachProviderB(b, func(b *testing.B, p rdma.Provider, addr string) {
+		o, err := rdmabench.NewOffload(p, addr, smbdirect.ForWrite, 1<<20)
+		run(b, o, err, 1<<20)
 	})
 }

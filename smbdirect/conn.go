@@ -178,6 +178,11 @@ type Conn struct {
 	sendSem     chan struct{} // held for one whole logical message
 	kick        chan struct{} // wakes the control loop
 	deregq      chan *Region
+	// Wake-ups (capacity 1, never closed): a message was queued, credits
+	// or receives changed, the last fragment of a message completed.
+	// Reused rather than closed and remade, so the data path allocates
+	// nothing; the waiters re-check the state they wait for.
+	msgReady, credReady, sent chan struct{}
 
 	// Receive loop only.
 	ra reassembler
@@ -188,15 +193,16 @@ type Conn struct {
 	mu            sync.Mutex
 	err           error
 	cr            credits
-	changed       chan struct{} // closed and replaced on every state change
 	queue         []Message
 	qhead         int
 	rbufs         [][]byte // receive buffers by RecvWR.ID
 	free          []uint64 // receive buffers not posted
 	rwrs          []rdma.RecvWR
-	waiters       map[uint64]chan struct{}
+	waiters       map[uint64]chan struct{} // by send WR ID; signalled on completion
 	nextID        uint64
-	sendImmediate bool // the peer asked for a response
+	empties       []*emptySlot // empty messages, by index (WR ID idEmpty|index)
+	emptyFree     []int        // empties not in a posted WR
+	sendImmediate bool         // the peer asked for a response
 	ka            kaState
 	lastRecv      time.Time
 	timer         *time.Timer
@@ -217,7 +223,9 @@ func newConn(qp rdma.QP, cfg Config, initiator bool) *Conn {
 		sendSem:   make(chan struct{}, 1),
 		kick:      make(chan struct{}, 1),
 		deregq:    make(chan *Region, 256),
-		changed:   make(chan struct{}),
+		msgReady:  make(chan struct{}, 1),
+		credReady: make(chan struct{}, 1),
+		sent:      make(chan struct{}, 1),
 		waiters:   make(map[uint64]chan struct{}),
 		nextID:    2,
 		regions:   make(map[uint32]*Region),
@@ -275,10 +283,12 @@ func (c *Conn) start() {
 	}
 }
 
-// broadcastLocked wakes everyone waiting for a state change.
-func (c *Conn) broadcastLocked() {
-	close(c.changed)
-	c.changed = make(chan struct{})
+// wake signals ch (a capacity-1 wake-up) without waiting.
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 func (c *Conn) kickControl() {
@@ -301,7 +311,6 @@ func (c *Conn) fail(err error) {
 	}
 	c.err = err
 	close(c.done)
-	c.broadcastLocked()
 	if c.timer != nil {
 		c.timer.Stop()
 	}
@@ -378,6 +387,8 @@ func (c *Conn) ReadMessage() (Message, error) {
 			c.qhead++
 			if c.qhead == len(c.queue) {
 				c.queue, c.qhead = c.queue[:0], 0
+			} else {
+				wake(c.msgReady) // for another reader
 			}
 			c.mu.Unlock()
 			return m, nil
@@ -386,9 +397,11 @@ func (c *Conn) ReadMessage() (Message, error) {
 			c.mu.Unlock()
 			return Message{}, c.err
 		}
-		ch := c.changed
 		c.mu.Unlock()
-		<-ch
+		select {
+		case <-c.msgReady:
+		case <-c.done:
+		}
 		c.mu.Lock()
 	}
 }
@@ -405,6 +418,12 @@ func (c *Conn) recvLoop() {
 		for i := range got {
 			x := &got[i]
 			if x.Err != nil {
+				if errors.Is(x.Err, rdma.ErrFlushed) {
+					// The QP is going down. Its own error, which Poll
+					// returns once the flushed completions are drained,
+					// says why (a Terminate, an access violation).
+					continue
+				}
 				c.fail(fmt.Errorf("%v completion: %w", x.Op, x.Err))
 				return
 			}
@@ -415,13 +434,17 @@ func (c *Conn) recvLoop() {
 				}
 				continue
 			}
-			if x.ID != 0 {
+			if x.ID&idEmpty != 0 {
+				c.mu.Lock()
+				c.emptyFree = append(c.emptyFree, int(x.ID&^idEmpty))
+				c.mu.Unlock()
+			} else if x.ID != 0 {
 				c.mu.Lock()
 				ch := c.waiters[x.ID]
 				delete(c.waiters, x.ID)
 				c.mu.Unlock()
 				if ch != nil {
-					close(ch)
+					wake(ch)
 				}
 			}
 		}
@@ -431,14 +454,21 @@ func (c *Conn) recvLoop() {
 // handleRecv processes one received Data Transfer message ([MS-SMBD]
 // 3.1.5.8, PROTOCOL.md A.9).
 func (c *Conn) handleRecv(x *rdma.Completion) error {
-	if x.ID >= uint64(len(c.rbufs)) || x.Len > len(c.rbufs[x.ID]) {
+	// rbufs grows under mu (a sender may post an extra receive).
+	var buf []byte
+	c.mu.Lock()
+	if x.ID < uint64(len(c.rbufs)) {
+		buf = c.rbufs[x.ID]
+	}
+	c.mu.Unlock()
+	if buf == nil || x.Len > len(buf) {
 		return fmt.Errorf("%w: bad receive completion", ErrProtocol)
 	}
 	if x.Len > c.maxRecv {
 		return fmt.Errorf("%w: message of %d bytes, MaxReceiveSize %d", ErrProtocol, x.Len, c.maxRecv)
 	}
 	var h DataHeader
-	payload, err := h.Unmarshal(c.rbufs[x.ID][:x.Len])
+	payload, err := h.Unmarshal(buf[:x.Len])
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
@@ -481,9 +511,12 @@ func (c *Conn) handleRecv(x *rdma.Completion) error {
 	if err := c.postLocked(c.cr.wantPost()); err != nil {
 		return err
 	}
-	if msg != nil || h.CreditsGranted > 0 {
-		c.broadcastLocked()
+	if msg != nil {
+		wake(c.msgReady)
 	}
+	// New credits, or a receive reposted (which a sender holding its last
+	// credit may need to grant).
+	wake(c.credReady)
 	if c.sendImmediate || c.cr.peerLow() {
 		c.kickControl()
 	}
@@ -524,10 +557,10 @@ func (c *Conn) reserve(ctx context.Context, want int) (k int, grant, flags uint1
 			break
 		}
 		c.stats.CreditStalls++
-		ch := c.changed
 		c.mu.Unlock()
 		select {
-		case <-ch:
+		case <-c.credReady:
+		case <-c.done:
 		case <-ctx.Done():
 			return 0, 0, 0, ctx.Err()
 		}
@@ -599,8 +632,10 @@ func (c *Conn) writeMessage(ctx context.Context, msg net.Buffers, inv bool, toke
 	s.wrs = s.wrs[:0]
 	bi, off := 0, 0 // position in msg
 	remaining := total
-	var done chan struct{}
-	var lastID uint64
+	select { // a left-over wake-up (there should be none)
+	case <-c.sent:
+	default:
+	}
 	for i := 0; i < nfrag; {
 		// Only the first fragment may be abandoned for ctx: once part of a
 		// message went out, the rest must follow.
@@ -644,12 +679,10 @@ func (c *Conn) writeMessage(ctx context.Context, msg net.Buffers, inv bool, toke
 				}
 				wr.Signaled = true
 				c.mu.Lock()
-				lastID = c.nextID
+				wr.ID = c.nextID
 				c.nextID++
-				done = make(chan struct{})
-				c.waiters[lastID] = done
+				c.waiters[wr.ID] = c.sent
 				c.mu.Unlock()
-				wr.ID = lastID
 			}
 			s.wrs = append(s.wrs, wr)
 			i++
@@ -661,7 +694,7 @@ func (c *Conn) writeMessage(ctx context.Context, msg net.Buffers, inv bool, toke
 		s.wrs = s.wrs[:0]
 	}
 	select {
-	case <-done:
+	case <-c.sent:
 	case <-c.done:
 		return c.Err()
 	}
@@ -704,14 +737,43 @@ func (c *Conn) controlNeeded() bool {
 	return c.err == nil && (c.sendImmediate || c.ka == kaPending || c.cr.peerLow())
 }
 
-// sendEmpty sends a 20-byte Data Transfer message (under sendSem).
+// idEmpty marks the WR ID of an empty message: its low bits index its
+// emptySlot, which is free again when the send completes.
+const idEmpty = 1 << 62
+
+// emptySlot is the memory of one empty message in flight.
+type emptySlot struct {
+	hdr   [DataHeaderSize]byte
+	local [1][]byte // the gather list: hdr
+}
+
+// sendEmpty sends a 20-byte Data Transfer message (under sendSem), from
+// a header kept for reuse.
 func (c *Conn) sendEmpty() error {
 	_, grant, flags, err := c.reserve(c.ctx, 1)
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	var i int
+	if k := len(c.emptyFree); k > 0 {
+		i = c.emptyFree[k-1]
+		c.emptyFree = c.emptyFree[:k-1]
+	} else {
+		i = len(c.empties)
+		e := new(emptySlot)
+		e.local[0] = e.hdr[:]
+		c.empties = append(c.empties, e)
+	}
+	e := c.empties[i]
+	c.mu.Unlock()
 	h := DataHeader{CreditsRequested: c.cfg.SendCreditTarget, CreditsGranted: grant, Flags: flags}
-	if err := c.qp.PostSend(rdma.SendWR{Op: rdma.OpSend, Local: [][]byte{h.Append(make([]byte, 0, DataHeaderSize))}}); err != nil {
+	h.Append(e.hdr[:0])
+	s := &c.scratch
+	s.wrs = append(s.wrs[:0], rdma.SendWR{ID: idEmpty | uint64(i), Op: rdma.OpSend, Local: e.local[:], Signaled: true})
+	err = c.qp.PostSend(s.wrs...)
+	s.wrs[0] = rdma.SendWR{}
+	if err != nil {
 		c.fail(err)
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smbd3/mount.smbd3/smbdirect/internal/loop"
 	"github.com/smbd3/mount.smbd3/smbdirect/rdma"
 )
 
@@ -148,7 +149,7 @@ func TestNegotiateInitiatorRefuses(t *testing.T) {
 }
 
 func TestNegotiateTimeout(t *testing.T) {
-	p := newLoop()
+	p := loop.New()
 	l, _ := p.Listen("silent", rdma.ConnParams{})
 	defer l.Close()
 	go func() {
@@ -255,6 +256,11 @@ func TestEmptyMessagesSkipped(t *testing.T) {
 	m, err := srv.ReadMessage()
 	if err != nil || !bytes.Equal(m.Buf, msg) {
 		t.Fatalf("%v", err)
+	}
+	// The message is out before the receive loop took the last empty one.
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Stats().FragmentsReceived < uint64(len(seq)) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
 	if s := srv.Stats(); s.EmptyReceived != 4 || s.MessagesReceived != 1 {
 		t.Fatalf("%+v", s)
@@ -438,8 +444,8 @@ func TestKeepaliveIdle(t *testing.T) {
 
 // A peer that stops answering is detected within interval + timeout.
 func TestKeepaliveDeadPeer(t *testing.T) {
-	cli, srv := pair(t, newLoop(), "dead", kaCfg(), testCfg())
-	srv.qp.(*loopQP).setMute(true)
+	cli, srv := pair(t, loop.New(), "dead", kaCfg(), testCfg())
+	srv.qp.(*loop.QP).SetMute(true)
 	start := time.Now()
 	select {
 	case <-cli.Done():

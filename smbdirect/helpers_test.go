@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smbd3/mount.smbd3/smbdirect/internal/loop"
 	"github.com/smbd3/mount.smbd3/smbdirect/rdma"
 )
 
@@ -23,7 +24,7 @@ var loopN atomic.Int64
 func loopEnv() provEnv {
 	return provEnv{
 		name: "loop",
-		new:  func(testing.TB) rdma.Provider { return newLoop() },
+		new:  func(testing.TB) rdma.Provider { return loop.New() },
 		addr: func() string { return fmt.Sprintf("loop%d", loopN.Add(1)) },
 	}
 }

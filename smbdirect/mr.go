@@ -294,7 +294,8 @@ func (c *Conn) rdma(ctx context.Context, ds []BufferDescriptor, p []byte, sink r
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var wrs []rdma.SendWR
+	op := rdmaOps.Get().(*rdmaOp)
+	op.locals = op.locals[:0]
 	off := 0
 	for _, d := range ds {
 		if off == len(p) {
@@ -304,38 +305,70 @@ func (c *Conn) rdma(ctx context.Context, ds []BufferDescriptor, p []byte, sink r
 		if n == 0 {
 			continue
 		}
-		wr := rdma.SendWR{RemoteSTag: d.Token, RemoteOffset: d.Offset, Local: [][]byte{p[off : off+n]}}
-		if sink != nil {
-			wr.Op, wr.LocalMR, wr.Length = rdma.OpRead, sink, uint32(n)
-		} else {
-			wr.Op = rdma.OpWrite
-		}
-		wrs = append(wrs, wr)
+		op.locals = append(op.locals, p[off:off+n])
 		off += n
 	}
 	if off < len(p) {
+		op.release()
 		return fmt.Errorf("%w: %d of %d bytes", ErrDescriptors, off, len(p))
 	}
-	done := make(chan struct{})
+	op.wrs = op.wrs[:0]
+	j := 0
+	for _, d := range ds {
+		if j == len(op.locals) {
+			break
+		}
+		if d.Length == 0 {
+			continue
+		}
+		wr := rdma.SendWR{RemoteSTag: d.Token, RemoteOffset: d.Offset, Local: op.locals[j : j+1 : j+1]}
+		if sink != nil {
+			wr.Op, wr.LocalMR, wr.Length = rdma.OpRead, sink, uint32(len(op.locals[j]))
+		} else {
+			wr.Op = rdma.OpWrite
+		}
+		op.wrs = append(op.wrs, wr)
+		j++
+	}
 	c.mu.Lock()
 	id := c.nextID
 	c.nextID++
-	c.waiters[id] = done
+	c.waiters[id] = op.done
 	c.mu.Unlock()
-	last := &wrs[len(wrs)-1]
+	last := &op.wrs[len(op.wrs)-1]
 	last.ID, last.Signaled = id, true
-	if err := c.qp.PostSend(wrs...); err != nil {
+	if err := c.qp.PostSend(op.wrs...); err != nil {
 		c.mu.Lock()
 		delete(c.waiters, id)
 		c.mu.Unlock()
+		op.release()
 		return err
 	}
 	// The memory is in the provider's hands until completion: ctx cannot
 	// cut this short.
 	select {
-	case <-done:
+	case <-op.done:
+		op.release()
 		return nil
 	case <-c.done:
+		// Not recycled: its completion may still come.
 		return c.Err()
 	}
+}
+
+// rdmaOp is the memory of one RDMA Write or Read in flight (its gather
+// lists, work requests and completion wake-up), recycled so that the
+// responder's data path allocates nothing.
+type rdmaOp struct {
+	locals [][]byte
+	wrs    []rdma.SendWR
+	done   chan struct{}
+}
+
+var rdmaOps = sync.Pool{New: func() any { return &rdmaOp{done: make(chan struct{}, 1)} }}
+
+func (op *rdmaOp) release() {
+	clear(op.locals)
+	clear(op.wrs)
+	rdmaOps.Put(op)
 }

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/smbd3/mount.smbd3/smbdirect/internal/loop"
+	"github.com/smbd3/mount.smbd3/smbdirect/rdma"
 )
 
 // A tiny request protocol over the connection, standing in for SMB2
@@ -185,6 +188,11 @@ func TestOffloadAccessChecks(t *testing.T) {
 				case <-time.After(5 * time.Second):
 					t.Fatal("initiator still up")
 				}
+				// Over iWARP the target detects it and says why (the
+				// flushed completions must not hide the cause).
+				if e.name == "iwarp" && !errors.Is(cli.Err(), rdma.ErrAccess) {
+					t.Fatalf("initiator died of %v", cli.Err())
+				}
 			})
 		})
 	}
@@ -192,12 +200,12 @@ func TestOffloadAccessChecks(t *testing.T) {
 
 // Descriptor Offsets follow the provider's TaggedOffset base.
 func TestOffloadNonzeroBase(t *testing.T) {
-	p := newLoop()
-	p.base = 0x7f0000001000
+	p := loop.New()
+	p.Base = 0x7f0000001000
 	cli, srv := pair(t, p, "base", testCfg(), testCfg())
 	go offloadServer(srv)
 	r, _ := cli.Alloc(10000, ForRead)
-	if d := r.Descriptor(); d.Offset != p.base || d.Length != 10000 {
+	if d := r.Descriptor(); d.Offset != p.Base || d.Length != 10000 {
 		t.Fatalf("%+v", d)
 	}
 	cli.WriteMessage(context.Background(), net.Buffers{offloadReq(opFill, r.Token(), r)})

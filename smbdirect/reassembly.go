@@ -37,7 +37,7 @@ func (r *reassembler) add(payload []byte, remaining uint32) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %d bytes (we accept %d)", ErrTooLarge, total, r.max)
 		}
 		b := r.alloc(int(total))[:total]
-		copy(b, payload)
+		countCopy(copy(b, payload))
 		if remaining == 0 {
 			return b, nil
 		}
@@ -48,7 +48,9 @@ func (r *reassembler) add(payload []byte, remaining uint32) ([]byte, error) {
 		return nil, fmt.Errorf("%w: fragment of %d bytes with %d remaining after it, expected %d in all",
 			ErrBadData, len(payload), remaining, r.remaining)
 	}
-	r.n += copy(r.buf[r.n:], payload)
+	n := copy(r.buf[r.n:], payload)
+	countCopy(n)
+	r.n += n
 	r.remaining = remaining
 	if remaining > 0 {
 		return nil, nil

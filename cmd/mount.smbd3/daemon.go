@@ -123,6 +123,7 @@ var _ sessionInfo = (*session.Session)(nil)
 
 // startDaemon connects and mounts. It returns once the kernel mount is live.
 func startDaemon(o *Options, log *slog.Logger) (*daemon, error) {
+	setProcs()
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()
 	sess, tree, err := connect(ctx, o, log)
@@ -147,7 +148,7 @@ func startDaemon(o *Options, log *slog.Logger) (*daemon, error) {
 // connect dials, authenticates, connects the share and checks the subdir.
 func connect(ctx context.Context, o *Options, log *slog.Logger) (*session.Session, *session.Tree, error) {
 	cfg := session.Config{
-		Addr:         o.Addr(),
+		Addr:         net.JoinHostPort(o.Server, strconv.Itoa(o.Port)), // TCP; rdma starts at RDMAPort
 		Host:         o.Server,
 		User:         o.Username,
 		Password:     o.Password,
@@ -163,19 +164,18 @@ func connect(ctx context.Context, o *Options, log *slog.Logger) (*session.Sessio
 		Logger:       log.With("component", "smb"),
 	}
 	// SMB-Direct uses the pure-Go iWARP provider: no kernel RDMA needed.
-	prov := iwarp.New(iwarp.Options{})
+	// rdma_crc asks for MPA CRC32c on every SMB-Direct connection.
+	prov := iwarp.New(iwarp.Options{CRC: o.RDMACRC})
 	dialRDMA := func(ctx context.Context, addr string) (channel.Transport, error) {
 		return channel.DialRDMA(ctx, prov, addr)
 	}
-	if o.Multichannel {
-		// Interfaces the server advertises as RDMA-capable get SMB-Direct
-		// channels next to the TCP ones.
-		cfg.DialRDMA, cfg.RDMAPort = dialRDMA, o.RDMAPort
-	}
-	if o.RDMA {
-		// Start the session directly over SMB-Direct.
-		cfg.Addr = net.JoinHostPort(o.Server, strconv.Itoa(o.RDMAPort))
-		cfg.Dial = dialRDMA
+	// With multichannel, interfaces the server advertises as RDMA-capable
+	// get SMB-Direct channels next to the TCP ones; rdma starts the
+	// session over SMB-Direct at rdma_port (TCP channels added to other
+	// interfaces still go to port).
+	cfg.DialRDMA, cfg.RDMAPort, cfg.StartRDMA = dialRDMA, o.RDMAPort, o.RDMA
+	if !o.Multichannel && !o.RDMA {
+		cfg.DialRDMA = nil
 	}
 	sess, err := session.Dial(ctx, cfg)
 	if err != nil {
@@ -543,6 +543,7 @@ func runDaemonChild() int {
 		return report(err)
 	}
 	report(nil)
+	defer startProfile(log)()
 	d.serve()
 	return exitOK
 }

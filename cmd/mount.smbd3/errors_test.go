@@ -76,6 +76,8 @@ func TestDescribeMountError(t *testing.T) {
 			"server srv:445 did not answer within 7s"},
 		{"engine timeout", "", &phaseError{phaseSession, session.ErrTimeout},
 			"server srv:445 did not answer within 7s"},
+		{"silent server over SMB-Direct", "rdma", &phaseError{phaseSession, session.ErrTimeout},
+			"server srv:5445 did not answer within 7s"},
 		{"dns", "", &phaseError{phaseSession, &net.DNSError{Err: "no such host", Name: "srv", IsNotFound: true}},
 			`cannot resolve server name "srv"`},
 		{"conn lost", "", &phaseError{phaseSession, &session.ConnError{Addr: "srv:445", Err: errors.New("EOF")}},

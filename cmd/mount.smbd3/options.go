@@ -86,6 +86,7 @@ type Options struct {
 	MaxChannels  int // 1 without multichannel; default 4 with it
 	RDMA         bool
 	RDMAPort     int
+	RDMACRC      bool // MPA CRC32c on SMB-Direct (iWARP) connections
 
 	AllowOther  bool
 	Foreground  bool // -f
@@ -101,7 +102,7 @@ const optionsUsage = `usage: mount.smbd3 //server[:port]/share[/subdir] MOUNTPOI
            username=U,password=P,domain=D,credentials=FILE,guest,sec=ntlmssp|none,
            uid=,gid=,file_mode=,dir_mode=,ro,rw,vers=3.0|3.02|3.1.1|3|default,
            sign,seal,cache=strict|loose|none,actimeo=,rsize=,wsize=,port=,
-           multichannel,max_channels=N,rdma,rdma_port=,allow_other
+           multichannel,max_channels=N,rdma,rdma_port=,rdma_crc,allow_other
   -r, -w   same as -o ro, -o rw
   -f       stay in the foreground
   -v       verbose
@@ -290,7 +291,7 @@ var mountFlagsIgnored = map[string]bool{
 var (
 	flagOptions = map[string]bool{
 		"ro": true, "rw": true, "sign": true, "seal": true, "allow_other": true, "rdma": true,
-		"multichannel": true, "nomultichannel": true, "guest": true,
+		"rdma_crc": true, "multichannel": true, "nomultichannel": true, "guest": true,
 	}
 	valueOptions = map[string]bool{
 		"username": true, "user": true, "password": true, "pass": true,
@@ -365,6 +366,8 @@ func (p *optionParser) apply(opt string) error {
 		return noValue(func() { o.AllowOther = true })
 	case "rdma":
 		return noValue(func() { o.RDMA = true })
+	case "rdma_crc":
+		return noValue(func() { o.RDMACRC = true })
 	case "multichannel":
 		return noValue(func() { o.Multichannel, p.noMulti = true, false })
 	case "nomultichannel":
@@ -890,8 +893,14 @@ func (o *Options) NeedsPassword() bool {
 	return !o.PasswordGiven && !o.Guest && o.Sec != "none"
 }
 
-// Addr is the server's TCP address, host:port.
-func (o *Options) Addr() string { return net.JoinHostPort(o.Server, strconv.Itoa(o.Port)) }
+// Addr is the server address the session starts on, host:port: port=
+// (445), or rdma_port= (5445) with rdma.
+func (o *Options) Addr() string {
+	if o.RDMA {
+		return net.JoinHostPort(o.Server, strconv.Itoa(o.RDMAPort))
+	}
+	return net.JoinHostPort(o.Server, strconv.Itoa(o.Port))
+}
 
 // UNC is //server[:port]/share[/subdir], the port only if not 445.
 func (o *Options) UNC() string {
@@ -959,6 +968,9 @@ func (o *Options) Redacted() string {
 	}
 	if o.RDMA {
 		addf("rdma rdma_port=%d", o.RDMAPort)
+	}
+	if o.RDMACRC {
+		add("rdma_crc")
 	}
 	if o.AllowOther {
 		add("allow_other")

@@ -130,6 +130,7 @@ func TestParseArgs(t *testing.T) {
 			o.Multichannel, o.MaxChannels = true, 2
 		}},
 		{"rdma_port", withOpts("rdma,rdma_port=20049"), nil, func(o *Options) { o.RDMA, o.RDMAPort = true, 20049 }},
+		{"rdma_crc", withOpts("rdma,rdma_crc"), nil, func(o *Options) { o.RDMA, o.RDMACRC = true, true }},
 
 		// UNC forms.
 		{"UNC port and subdir", []string{"//srv:4455/share/sub/dir", "/mnt"}, nil, func(o *Options) { o.Port, o.Subdir = 4455, "sub/dir" }},

@@ -397,3 +397,28 @@ func (l *LeaseV2) Unmarshal(b []byte) error {
 	}
 	return nil
 }
+
+// OnDiskID is the SMB2_CREATE_QUERY_ON_DISK_ID response context body
+// ([MS-SMB2] 2.2.14.2.9): the file's on-disk index, the number
+// FileInternalInformation and directory listings report as its file ID,
+// and the volume's.
+type OnDiskID struct {
+	DiskFileID uint64
+	VolumeID   uint64
+}
+
+// Append appends the 32-byte body (tests and fake servers).
+func (d *OnDiskID) Append(b []byte) []byte {
+	b = ap64(b, d.DiskFileID)
+	b = ap64(b, d.VolumeID)
+	return appendZeros(b, 16)
+}
+
+// Unmarshal decodes the body.
+func (d *OnDiskID) Unmarshal(b []byte) error {
+	if len(b) < 32 {
+		return malformed("on-disk id context: %d bytes", len(b))
+	}
+	d.DiskFileID, d.VolumeID = le64(b), le64(b[8:])
+	return nil
+}

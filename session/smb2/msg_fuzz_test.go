@@ -278,6 +278,22 @@ func FuzzLeaseV2(f *testing.F) {
 	})
 }
 
+func FuzzOnDiskID(f *testing.F) {
+	f.Add((&OnDiskID{DiskFileID: 0x1122334455667788, VolumeID: 42}).Append(nil))
+	f.Add(msgSeq(0, 31))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var d OnDiskID
+		if err := d.Unmarshal(data[:len(data):len(data)]); err != nil {
+			msgFuzzErr(t, "on-disk id", err)
+			return
+		}
+		var g OnDiskID
+		if err := g.Unmarshal(d.Append(nil)); err != nil || g != d {
+			t.Fatalf("re-encoding %+v %v", g, err)
+		}
+	})
+}
+
 func FuzzReadResponse(f *testing.F) {
 	f.Add(msgReadResponseFixture())
 	f.Add((&ReadResponse{}).Append(nil))

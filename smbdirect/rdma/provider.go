@@ -13,7 +13,8 @@
 //     implied by a later signaled one), except on error.
 //   - A memory region is reachable by the peer only through its STag and
 //     only for the access rights it was registered with; Invalidate (local,
-//     or remote by Send with Invalidate) makes the STag unusable at once.
+//     or remote by Send with Invalidate) makes the STag unusable at once;
+//     a local Invalidate returns once accesses under way have finished.
 package rdma
 
 import (
@@ -81,7 +82,8 @@ type MR interface {
 	Buf() []byte
 	// Access is what the region was registered for.
 	Access() Access
-	// Invalidate revokes the STag: later remote access fails.
+	// Invalidate revokes the STag: later remote access fails, and access
+	// already under way has finished when it returns.
 	Invalidate() error
 	// Deregister releases the region (after Invalidate, or implying it).
 	Deregister() error

@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,43 +19,70 @@ import (
 )
 
 // TestLabMixedChannels: one session with TCP and SMB-Direct channels.
-// It starts over TCP; ksmbd advertises eth0 as RDMA-capable (10.0.2.15)
-// and dummy0 as RSS (10.0.2.100), so multichannel adds an SMB-Direct
-// channel to 10.0.2.15:5445 and a TCP channel to 10.0.2.100. Both kinds
-// must carry I/O; data is checked on the guest's disk.
+// ksmbd advertises eth0 as RDMA-capable (10.0.2.15) and dummy0 as RSS
+// (10.0.2.100), so multichannel adds SMB-Direct channels to
+// 10.0.2.15:5445 and TCP channels to 10.0.2.100:445. The session starts
+// over TCP, or over SMB-Direct (mount -o rdma,multichannel), which must
+// not carry over to the TCP channels. Both kinds must carry I/O; data is
+// checked on the guest's disk.
 func TestLabMixedChannels(t *testing.T) {
+	for _, startRDMA := range []bool{false, true} {
+		t.Run(fmt.Sprintf("start-rdma=%v", startRDMA), func(t *testing.T) { mixedChannels(t, startRDMA) })
+	}
+}
+
+func mixedChannels(t *testing.T, startRDMA bool) {
 	lab := labEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	allowed := map[string]bool{lab.smb: true, lab.rss: true, lab.smbd: true}
+	var mu sync.Mutex
+	var refused []string
+	check := func(addr string, allowed ...string) error {
+		if slices.Contains(allowed, addr) {
+			return nil
+		}
+		mu.Lock()
+		refused = append(refused, addr)
+		mu.Unlock()
+		return fmt.Errorf("test refuses to dial %s", addr)
+	}
 	tcp := func(ctx context.Context, addr string) (channel.Transport, error) {
-		if !allowed[addr] {
-			return nil, fmt.Errorf("test refuses to dial %s", addr)
+		if err := check(addr, lab.smb, lab.rss); err != nil {
+			return nil, err
 		}
 		return channel.DialTCP(ctx, addr)
 	}
 	rdmaTo := rdmaDial(false)
 	rdma := func(ctx context.Context, addr string) (channel.Transport, error) {
-		if !allowed[addr] {
-			return nil, fmt.Errorf("test refuses to dial %s", addr)
+		if err := check(addr, lab.smbd); err != nil {
+			return nil, err
 		}
 		return rdmaTo(ctx, addr)
 	}
 	s, err := session.Dial(ctx, session.Config{
 		Addr: lab.smb, Host: strings.Split(lab.smb, ":")[0], User: lab.user, Password: lab.pass,
-		Dial: tcp, DialRDMA: rdma, Multichannel: true, MaxChannels: 4,
+		Dial: tcp, DialRDMA: rdma, StartRDMA: startRDMA, Multichannel: true, MaxChannels: 4,
 		Timeout: 30 * time.Second, DialTimeout: 30 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if first := s.Channels()[0]; startRDMA != (first.Transport == "rdma") {
+		t.Fatalf("first channel %s to %s", first.Transport, first.ServerAddress)
+	}
 	tr, err := s.Mount(ctx, lab.share)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Wait for the channels the interface list calls for.
 	deadline := time.Now().Add(30 * time.Second)
+	// Starting over TCP: TCP to eth0 and dummy0, SMB-Direct to eth0.
+	// Starting over SMB-Direct: SMB-Direct to eth0, TCP to dummy0.
+	wantTCP := 2
+	if startRDMA {
+		wantTCP = 1
+	}
 	kinds := map[string]int{}
 	for time.Now().Before(deadline) {
 		kinds = map[string]int{}
@@ -62,12 +91,12 @@ func TestLabMixedChannels(t *testing.T) {
 				kinds[c.Transport]++
 			}
 		}
-		if kinds["rdma"] > 0 && kinds["tcp"] > 1 {
+		if kinds["rdma"] > 0 && kinds["tcp"] >= wantTCP {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if kinds["rdma"] == 0 || kinds["tcp"] < 2 {
+	if kinds["rdma"] == 0 || kinds["tcp"] < wantTCP {
 		t.Fatalf("channels: %+v", s.Channels())
 	}
 	data := make([]byte, 24<<20)
@@ -95,6 +124,11 @@ func TestLabMixedChannels(t *testing.T) {
 	if moved["rdma"] < 1<<20 || moved["tcp"] < 1<<20 {
 		t.Fatalf("both transports must carry I/O: %v", moved)
 	}
+	mu.Lock()
+	if len(refused) > 0 {
+		t.Errorf("the session tried to dial %v (TCP to %s and %s, SMB-Direct to %s only)", refused, lab.smb, lab.rss, lab.smbd)
+	}
+	mu.Unlock()
 	sum := fmt.Sprintf("%x", sha256.Sum256(data))
 	if g := guest(t, "sha256sum /srv/share/mixed.bin"); !strings.Contains(g, sum) {
 		t.Fatalf("guest's copy differs: %s", g)

@@ -103,17 +103,30 @@ func logSplit(t *testing.T, topo *Topo, what string, v []uint64, chans []int) {
 
 // checkSplit checks each link's share of the bytes is within tol
 // (relative) of its rate weight.
-func checkSplit(t *testing.T, topo *Topo, what string, v []uint64) {
+// judgeSplit checks that the bytes of a transfer at rate MB/s followed the
+// link rates, and reports whether it is done with: a transfer that did not
+// come near the links' sum says nothing about the split and is tried
+// again, unless it was the last try (then the split is judged anyway).
+func judgeSplit(t *testing.T, topo *Topo, what string, v []uint64, rate float64, try int) bool {
 	t.Helper()
+	if sumMBps := float64(topo.SumRateBps()) / 8e6; rate < linkBound*sumMBps && try < splitTries {
+		t.Logf("%s: %.1f MB/s is below %.0f%% of the links' %.1f MB/s: the machine, not the links, set the pace; measuring again", what, rate, 100*linkBound, sumMBps)
+		return false
+	}
 	sh, w := Shares(v), topo.Weights(nil)
 	for i := range v {
 		if math.Abs(sh[i]-w[i]) > splitTol*w[i] {
 			t.Errorf("%s: link%d carried %.1f%% of the bytes, want %.1f%% ± %.0f%%", what, i, 100*sh[i], 100*w[i], 100*splitTol)
 		}
 	}
+	return true
 }
 
-const splitTol = 0.20
+const (
+	splitTol   = 0.20
+	splitTries = 3
+	linkBound  = 0.6 // a transfer at this fraction of the links' sum is link-bound
+)
 
 func testSize() int {
 	if v := os.Getenv("SMBD3_SHAPED_MIB"); v != "" {
@@ -152,36 +165,46 @@ func TestShapedLinks(t *testing.T) {
 		if _, err := Read(ctx, tr, "big", buf[:64<<20], nil); err != nil {
 			t.Fatal(err)
 		}
-		clear(buf)
-		before := s.Channels()
-		d, err := Read(ctx, tr, "big", buf, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		after := s.Channels()
-		if sha256.Sum256(buf) != sum {
-			t.Fatal("read data differs")
-		}
-		lb := topo.Split(before, after)
-		t.Logf("read %d MiB in %v: %.1f MB/s (links sum %.1f MB/s)", size>>20, d.Round(time.Millisecond), mbps(size, d), float64(topo.SumRateBps())/8e6)
-		logSplit(t, topo, "read", lb.Read, lb.Channels)
-		checkSplit(t, topo, "read", lb.Read)
-
 		wdata := make([]byte, size)
 		Fill(wdata, 2)
-		before = s.Channels()
-		d, err = Write(ctx, tr, "written", wdata, nil)
-		if err != nil {
-			t.Fatal(err)
+		// The bytes follow the link rates only while the links are the
+		// bottleneck. On a machine too busy to fill them the split
+		// follows the CPU instead: such a transfer is measured again
+		// (up to splitTries times) and not judged.
+		var readOK, writeOK bool
+		for try := 1; try <= splitTries && !(readOK && writeOK); try++ {
+			if !readOK {
+				clear(buf)
+				before := s.Channels()
+				d, err := Read(ctx, tr, "big", buf, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				after := s.Channels()
+				if sha256.Sum256(buf) != sum {
+					t.Fatal("read data differs")
+				}
+				lb := topo.Split(before, after)
+				t.Logf("read %d MiB in %v: %.1f MB/s (links sum %.1f MB/s)", size>>20, d.Round(time.Millisecond), mbps(size, d), float64(topo.SumRateBps())/8e6)
+				logSplit(t, topo, "read", lb.Read, lb.Channels)
+				readOK = judgeSplit(t, topo, "read", lb.Read, mbps(size, d), try)
+			}
+			if !writeOK {
+				before := s.Channels()
+				d, err := Write(ctx, tr, "written", wdata, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				after := s.Channels()
+				if ds, err := topo.DiskSum("written"); err != nil || ds != sha256.Sum256(wdata) {
+					t.Fatalf("written file on the server's disk differs: %v", err)
+				}
+				lb := topo.Split(before, after)
+				t.Logf("wrote %d MiB in %v: %.1f MB/s", size>>20, d.Round(time.Millisecond), mbps(size, d))
+				logSplit(t, topo, "write", lb.Written, lb.Channels)
+				writeOK = judgeSplit(t, topo, "write", lb.Written, mbps(size, d), try)
+			}
 		}
-		after = s.Channels()
-		if ds, err := topo.DiskSum("written"); err != nil || ds != sha256.Sum256(wdata) {
-			t.Fatalf("written file on the server's disk differs: %v", err)
-		}
-		lb = topo.Split(before, after)
-		t.Logf("wrote %d MiB in %v: %.1f MB/s", size>>20, d.Round(time.Millisecond), mbps(size, d))
-		logSplit(t, topo, "write", lb.Written, lb.Channels)
-		checkSplit(t, topo, "write", lb.Written)
 	})
 
 	for _, down := range []int{2, 0} {
@@ -265,7 +288,11 @@ func TestShapedLinks(t *testing.T) {
 			}
 			lb = topo.Split(before, s.Channels())
 			logSplit(t, topo, "after restore", lb.Read, lb.Channels)
-			if lb.Read[down] < 8<<20 {
+			// Carrying data is the point here, not the share: a channel
+			// just back starts on a cold TCP connection and an unmeasured
+			// capacity, and within this short read has been seen to take
+			// from 4% to its full weight.
+			if lb.Read[down] < 1<<20 {
 				t.Errorf("restored link%d carried only %d bytes", down, lb.Read[down])
 			}
 		})

@@ -431,16 +431,21 @@ type staleState struct {
 // remove deletes everything the state names; missing pieces are fine.
 func (s *staleState) remove() error {
 	var errs []error
+	// The host ends of the veth pairs go first: deleting one removes its
+	// peer at once, whereas a deleted namespace takes its devices (and
+	// their host-side peers) down later, from a kernel work queue, so a
+	// link seen after "ip netns del" may vanish before "ip link del"
+	// reaches it.
+	for _, ifname := range s.ifs {
+		if linkExists(ifname) {
+			if err := run("ip", "link", "del", ifname); err != nil && linkExists(ifname) {
+				errs = append(errs, err)
+			}
+		}
+	}
 	if nsExists(s.ns) {
 		if err := run("ip", "netns", "del", s.ns); err != nil {
 			errs = append(errs, err)
-		}
-	}
-	for _, ifname := range s.ifs { // gone with the namespace, normally
-		if _, err := net.InterfaceByName(ifname); err == nil {
-			if err := run("ip", "link", "del", ifname); err != nil {
-				errs = append(errs, err)
-			}
 		}
 	}
 	for _, sn := range s.subnets {
@@ -549,6 +554,12 @@ func sweep(logf func(string, ...any)) {
 		st.remove()
 		os.Remove(path)
 	}
+}
+
+// linkExists reports whether the host has a network device named ifname.
+func linkExists(ifname string) bool {
+	_, err := net.InterfaceByName(ifname)
+	return err == nil
 }
 
 func nsExists(ns string) bool {

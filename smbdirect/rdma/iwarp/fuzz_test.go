@@ -3,6 +3,8 @@ package iwarp
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"io"
 	"testing"
 	"time"
 
@@ -157,3 +159,68 @@ func FuzzFPDU(f *testing.F) {
 }
 
 func binaryLen(n int) []byte { return []byte{byte(n >> 8), byte(n)} }
+
+func FuzzCheckFPDU(f *testing.F) {
+	f.Add(fpdu(untagged(OpSend, QNSend, 1, 0, true), nil, []byte("hello"), true), true)
+	f.Add(fpdu(Header{Tagged: true, Last: true, Opcode: OpRDMAWrite, STag: 7}, nil, []byte("abc"), false), false)
+	f.Add([]byte{0, 200, 1}, true)
+	f.Fuzz(func(t *testing.T, b []byte, crc bool) {
+		u, err := CheckFPDU(b, crc)
+		if err != nil {
+			return
+		}
+		ul := int(binary.BigEndian.Uint16(b))
+		if len(u) != ul || len(b) < fpduLen(ul) || !bytes.Equal(u, b[2:2+ul]) {
+			t.Fatalf("ULPDU of %d bytes from a %d-byte FPDU announcing %d", len(u), len(b), ul)
+		}
+		if crc && !bytes.Equal(refix(b, true)[:fpduLen(ul)], b[:fpduLen(ul)]) {
+			t.Fatal("accepted a bad CRC")
+		}
+	})
+}
+
+// FuzzMPAExchange feeds arbitrary bytes to the MPA exchange as the peer's
+// Request (we respond) or Reply (we initiate, rev 2 or 1). It must fail or
+// agree on something sane, never panic or wait past its deadline.
+func FuzzMPAExchange(f *testing.F) {
+	req := rev2Req(false, 32, 1, []byte{0, 0, 0, 32, 0, 0, 0, 1})
+	f.Add(req.Append(nil), false, true)
+	f.Add((&MPAFrame{Reply: true, Rev: 2, Enhanced: true, CRC: true, PrivateData: []byte{0, 4, 0, 2}}).Append(nil), true, true)
+	f.Add((&MPAFrame{Reply: true, Rev: 1}).Append(nil), true, false)
+	f.Add((&MPAFrame{Reply: true, Reject: true, Rev: 2, Enhanced: true}).Append(nil), true, true)
+	f.Add([]byte("MPA ID Req Frame\x10\x02\x00\x02\x00"), false, true)
+	f.Fuzz(func(t *testing.T, b []byte, initiator, rev2 bool) {
+		c1, c2 := tcpPair(t)
+		go func() {
+			if initiator {
+				readMPAFrame(c2) // our request
+			}
+			c2.Write(b)
+			c2.CloseWrite()
+			io.Copy(io.Discard, c2) // our reply, if any
+		}()
+		cp := rdma.ConnParams{IRD: 4, ORD: 4, PrivateData: []byte{0, 0, 0, 4, 0, 0, 0, 4}}
+		dl := time.Now().Add(5 * time.Second)
+		var hs handshake
+		var err error
+		if initiator {
+			rev := 1
+			if rev2 {
+				rev = 2
+			}
+			hs, err = initiate(c1, bufioReader(c1), cp, false, rev, dl)
+		} else {
+			hs, err = respond(c1, bufioReader(c1), cp, false, dl)
+		}
+		c1.Close()
+		if time.Now().After(dl) {
+			t.Fatal("MPA exchange ran into its deadline")
+		}
+		if err != nil {
+			return
+		}
+		if hs.ird < 0 || hs.ird > 4 || hs.ord < 0 || hs.ord > 4 || len(hs.peer.PrivateData) > MaxPrivateData {
+			t.Fatalf("agreed on %+v", hs)
+		}
+	})
+}

@@ -292,3 +292,78 @@ func TestListenerCloseDuringHandshake(t *testing.T) {
 		t.Fatalf("Accept after Close: %v", err)
 	}
 }
+
+// A local Invalidate returns only once a placement that passed the STag
+// check before it has finished: afterwards the memory is the owner's again
+// (an SMB2 READ whose region it was has returned to its caller), even if
+// the peer sent the FPDU's header and then stalled inside its payload.
+func TestInvalidateWaitsForPlacement(t *testing.T) {
+	p, q := hostile(t, false)
+	m, all := guarded(t, q, 4096, rdma.AccessRemoteWrite)
+	payload := bytes.Repeat([]byte{0x5a}, 1024)
+	wire := fpdu(Header{Tagged: true, Last: true, Opcode: OpRDMAWrite, STag: m.STag()}, nil, payload, false)
+	split := 2 + TaggedHeaderLen + 100
+	p.send(t, wire[:split])
+	within := time.Now().Add(5 * time.Second)
+	for m.(*mr).inflight.Load() == 0 {
+		if time.Now().After(within) {
+			t.Fatal("placement did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() { m.Invalidate(); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("Invalidate returned while a placement into the region was under way")
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.send(t, wire[split:])
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Invalidate still waiting after the placement ended")
+	}
+	region := all[guard : guard+4096]
+	if !bytes.Equal(region[:len(payload)], payload) || !bytes.Equal(region[len(payload):], bytes.Repeat([]byte{0xa5}, 4096-len(payload))) {
+		t.Fatal("region is not the whole first Write and nothing else")
+	}
+	checkGuards(t, all)
+	// The next Write to it is refused.
+	p.send(t, fpdu(Header{Tagged: true, Last: true, Opcode: OpRDMAWrite, STag: m.STag()}, nil, []byte("late"), false))
+	if tm := p.readTerminate(t); tm.Code != DDPTInvalidSTag {
+		t.Fatalf("terminate %s", TermReason(tm.Layer, tm.EType, tm.Code))
+	}
+	checkGuards(t, all)
+}
+
+// A peer that serves no RDMA Reads (MPA IRD 0): an RDMA Read posted to it
+// fails at once instead of waiting forever for an ORD slot.
+func TestReadWithPeerIRDZero(t *testing.T) {
+	l, err := New(Options{}).Listen("127.0.0.1:0", rdma.ConnParams{IRD: 2, ORD: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, rep := rawDial(t, l.Addr().String(), rev2Req(false, 0, 2, nil))
+	var w IRDORD
+	if rep.Reject || w.Unmarshal(rep.PrivateData) != nil || w.ORD != 0 {
+		t.Fatalf("reply %+v (IRD/ORD %+v)", rep, w)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	q, err := l.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	sink, err := q.RegisterMR(nil, 4096, rdma.AccessLocalWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = q.PostSend(rdma.SendWR{ID: 1, Op: rdma.OpRead, LocalMR: sink, RemoteSTag: 0x100, Length: 16, Signaled: true})
+	if err == nil {
+		t.Fatal("RDMA Read posted to a peer with IRD 0")
+	}
+	t.Log(err)
+}

@@ -31,10 +31,25 @@ func (m *mr) STag() uint32        { return m.stag }
 func (m *mr) Buf() []byte         { return m.buf }
 func (m *mr) Access() rdma.Access { return m.access }
 
-// Invalidate revokes the STag at once; placements already under way finish.
+// Invalidate revokes the STag at once and returns when no placement or
+// Read Response that passed the checks before is still using the memory,
+// as a verbs local invalidate completes only after such accesses: after
+// it the owner may use the memory again (an SMB2 READ whose region it was
+// has returned to its caller). Such an access ends when its FPDU is in or
+// out, or when the QP dies.
 func (m *mr) Invalidate() error {
 	m.valid.Store(false)
+	m.drain()
 	return nil
+}
+
+// drain waits until no access passed acquire and is still under way. An
+// acquire after valid was cleared fails (both are sequentially consistent
+// atomics: inflight is raised before valid is read).
+func (m *mr) drain() {
+	for m.inflight.Load() > 0 {
+		time.Sleep(50 * time.Microsecond)
+	}
 }
 
 // Deregister invalidates the region, waits for placements in progress and
@@ -47,9 +62,7 @@ func (m *mr) Deregister() error {
 	m.qp.mu.Lock()
 	delete(m.qp.mrs, m.stag)
 	m.qp.mu.Unlock()
-	for m.inflight.Load() > 0 {
-		time.Sleep(50 * time.Microsecond)
-	}
+	m.drain()
 	if m.mapped {
 		b := m.buf[:cap(m.buf)]
 		m.buf = nil

@@ -82,7 +82,7 @@ func (p *Provider) Dial(ctx context.Context, addr string, cp rdma.ConnParams) (r
 	tc := c.(*net.TCPConn)
 	tc.SetNoDelay(true)
 	stop := context.AfterFunc(ctx, func() { tc.SetDeadline(time.Unix(1, 0)) })
-	br := bufio.NewReaderSize(tc, rxBufSize)
+	br := bufio.NewReaderSize(tc, mpaBufSize)
 	hs, err := initiate(tc, br, cp, cp.CRC || p.opts.CRC, p.opts.Rev, deadline(ctx, p.opts.DialTimeout))
 	if !stop() && err == nil {
 		err = ctx.Err()
@@ -171,7 +171,7 @@ func (l *listener) handshake(c *net.TCPConn) {
 	l.pending[c] = struct{}{}
 	l.mu.Unlock()
 	c.SetNoDelay(true)
-	br := bufio.NewReaderSize(c, rxBufSize)
+	br := bufio.NewReaderSize(c, mpaBufSize)
 	hs, err := respond(c, br, l.cp, l.cp.CRC || l.p.opts.CRC, time.Now().Add(l.p.opts.AcceptTimeout))
 	l.mu.Lock()
 	delete(l.pending, c)

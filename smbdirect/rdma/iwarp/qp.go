@@ -22,7 +22,7 @@ import (
 type qp struct {
 	// Immutable after newQP.
 	conn      *net.TCPConn
-	br        *bufio.Reader
+	in        *rxReader // the receive loop's
 	crc       bool
 	peer      rdma.ConnParams
 	ird, ord  int  // inbound reads served, outbound reads outstanding (negotiated)
@@ -95,7 +95,7 @@ type inRead struct {
 
 func newQP(c *net.TCPConn, br *bufio.Reader, hs handshake, responder bool, o *Options) *qp {
 	q := &qp{
-		conn: c, br: br, crc: hs.crc, peer: hs.peer,
+		conn: c, in: newRxReader(c, br), crc: hs.crc, peer: hs.peer,
 		ird: hs.ird, ord: hs.ord,
 		waitFirst: responder && !o.NoResponderWait,
 		cqWake:    make(chan struct{}, 1),
@@ -204,6 +204,10 @@ func (q *qp) checkWRLocked(wr *rdma.SendWR) error {
 		}
 		return nil
 	case rdma.OpRead:
+		if q.ord == 0 {
+			// It would wait for an ORD slot forever.
+			return fmt.Errorf("%w: the peer serves no RDMA Reads (MPA IRD 0)", errBadWR)
+		}
 		m, ok := wr.LocalMR.(*mr)
 		if !ok || m.qp != q || !m.valid.Load() {
 			return fmt.Errorf("%w: RDMA Read needs a valid LocalMR of this QP", errBadWR)

@@ -10,16 +10,22 @@ import (
 	"github.com/smbd3/mount.smbd3/smbdirect/rdma"
 )
 
-// Receive side: one FPDU at a time from a small bufio.Reader. Headers are
-// parsed in place (Peek); tagged payload is read from the socket straight
-// into the registered region after the STag, key, validity, rights and
-// bounds checks, untagged payload straight into the posted receive buffer.
-// (Bytes the reader already buffered while fetching a header are copied
-// from its buffer; bulk payloads bypass it, bufio reads large requests
-// directly.) Any violation stops the stream before a byte is placed
-// outside the checked range, and a Terminate goes out.
+// Receive side: one FPDU at a time through rxReader (rxbuf.go). Headers
+// are parsed in place (Peek); tagged payload is read from the socket
+// straight into the registered region after the STag, key, validity,
+// rights and bounds checks, untagged payload straight into the posted
+// receive buffer, each with a look-ahead that brings the trailer and the
+// next header in the same system call. (Bytes already buffered are copied
+// out of the buffer, and small payloads come through it.) Any violation
+// stops the stream before a byte is placed outside the checked range, and
+// a Terminate goes out.
 
-const rxBufSize = 8 << 10
+// rxBufSize is the receive loop's buffer (see rxReader); mpaBufSize the
+// MPA exchange's, whose left-over bytes the receive loop takes over.
+const (
+	rxBufSize  = 64 << 10
+	mpaBufSize = 4 << 10
+)
 
 type rxState struct {
 	hdr     Header
@@ -88,7 +94,7 @@ func (q *qp) recvLoop() {
 
 func (q *qp) readFPDU() error {
 	r := &q.rx
-	b, err := q.br.Peek(4)
+	b, err := q.in.Peek(4)
 	if err != nil {
 		if len(b) == 0 {
 			return err
@@ -105,13 +111,13 @@ func (q *qp) readFPDU() error {
 	if hl == UntaggedHeaderLen && Opcode(b[3]&rdmapOpMask) == OpReadRequest && ul >= hl+ReadRequestLen {
 		extra = ReadRequestLen
 	}
-	hb, err := q.br.Peek(2 + hl + extra)
+	hb, err := q.in.Peek(2 + hl + extra)
 	if err != nil {
 		return streamLost(err)
 	}
 	r.rawN = copy(r.raw[:], hb)
 	r.ul = ul
-	q.br.Discard(len(hb))
+	q.in.Discard(len(hb))
 	h := &r.hdr
 	h.Unmarshal(r.raw[2:r.rawN])
 	if q.crc {
@@ -169,9 +175,11 @@ func (q *qp) readFPDU() error {
 	return terr(LayerRDMAP, RDMAPRemoteOperation, RDMAPUnexpectedOpcode, "untagged %v", h.Opcode)
 }
 
-// place reads len(dst) payload bytes into dst.
+// place reads len(dst) payload bytes into dst (see rxReader.Read).
 func (q *qp) place(dst []byte) error {
-	if _, err := io.ReadFull(q.br, dst); err != nil {
+	copied, err := q.in.Read(dst)
+	countCopy(copied)
+	if err != nil {
 		return streamLost(err)
 	}
 	if q.crc {
@@ -197,7 +205,7 @@ func (q *qp) skip(n int) error {
 func (q *qp) trailer() error {
 	r := &q.rx
 	pad := padLen(r.ul)
-	tb, err := q.br.Peek(pad + 4)
+	tb, err := q.in.Peek(pad + 4)
 	if err != nil {
 		return streamLost(err)
 	}
@@ -207,7 +215,7 @@ func (q *qp) trailer() error {
 			return terr(LayerLLP, 0, LLPCRCError, "CRC %#08x, computed %#08x", got, c)
 		}
 	}
-	q.br.Discard(pad + 4)
+	q.in.Discard(pad + 4)
 	return nil
 }
 

@@ -185,11 +185,18 @@ func (q *qp) transmit() error {
 
 // segment sends one DDP message with header template h (MO, TO and L are
 // set per segment) and payload sgl, or one when sgl is nil, in FPDUs of at
-// most pay payload bytes.
+// most pay payload bytes (a multiple of 4), all of about the same size: a
+// message a little over a multiple of pay is not followed by a runt FPDU,
+// which the peer would read through its buffer instead of straight into
+// place (see rxReader).
 func (q *qp) segment(h *Header, sgl [][]byte, one []byte, pay int) error {
 	total := len(one)
 	if sgl != nil {
 		total = msgLen(sgl)
+	}
+	if total > pay {
+		k := (total + pay - 1) / pay
+		pay = ((total+k-1)/k + 3) &^ 3
 	}
 	si, off, sent := 0, 0, 0
 	for {
@@ -261,6 +268,7 @@ func (q *qp) payload(b []byte) error {
 	}
 	if len(b) <= txCopyMax && cap(t.arena)-len(t.arena) >= len(b)+8 {
 		t.arena = append(t.arena, b...)
+		countCopy(len(b))
 		return nil
 	}
 	if len(t.arena) > t.cur {

@@ -27,9 +27,10 @@
 //	rm     rm -rf MNT/c-NAME/dir (smbclient: deltree)
 //
 // Every step gets a fresh mount (mounting and unmounting are not timed) and
-// starts from the same state: before read and ls the bench runs sync and
+// starts from the same state: before every step the bench runs sync and
 // "echo 3 > /proc/sys/vm/drop_caches", for every contender, so the client's
-// page cache never serves them; the server's share is on tmpfs (-tmpfs), so
+// page cache never serves read and ls, and no step inherits the cache of
+// an earlier one; the server's share is on tmpfs (-tmpfs), so
 // the server's disk is out of the picture and its data stays in memory. A step
 // is timed until its command returns AND the server's directory shows the
 // result (the full-size file, all 2,000 files, the directory gone): a client
@@ -49,7 +50,8 @@
 //
 // Usage: go run ./test/cmd/bench-mount [-runs 1] [-bin bin/mount.smbd3]
 // [-contenders mount.smbd3,smbclient,rclone,rclone-writes,smbnetfs]
-// [-json bin/bench-mount.json] [-size 1GiB] [-timeout 5m]. Needs root.
+// [-workloads write,read,untar,ls,rm] [-json bin/bench-mount.json]
+// [-size 1GiB] [-timeout 5m]. Needs root.
 package main
 
 import (
@@ -61,6 +63,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/smbd3/mount.smbd3/test/benchutil"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -100,12 +103,13 @@ type config struct {
 	jsonPath   string
 	timeout    time.Duration
 	tmpfs      bool
+	workloads  []string
 }
 
 func main() {
 	var c config
 	size := uint64(1 << 30)
-	var contenders string
+	var contenders, wl string
 	flag.IntVar(&c.runs, "runs", 1, "runs of every workload; the table shows the median")
 	flag.Func("size", "bytes of the dd workloads, a multiple of 1MiB (default 1GiB)", func(s string) error {
 		n, err := humanize.ParseBytes(s)
@@ -117,6 +121,7 @@ func main() {
 	})
 	flag.StringVar(&c.bin, "bin", "bin/mount.smbd3", "the mount.smbd3 binary")
 	flag.StringVar(&contenders, "contenders", strings.Join(allContenders, ","), "comma-separated contenders")
+	flag.StringVar(&wl, "workloads", strings.Join(workloads, ","), "comma-separated workloads, run in the standard order (read needs write's file)")
 	flag.StringVar(&c.jsonPath, "json", "bin/bench-mount.json", "write the results as JSON to `FILE` (\"\" for none)")
 	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit for one step of one contender")
 	flag.BoolVar(&c.tmpfs, "tmpfs", true, "keep the server's share on tmpfs (/dev/shm)")
@@ -131,8 +136,18 @@ func main() {
 		}
 		c.contenders = append(c.contenders, n)
 	}
-	if c.runs < 1 || len(c.contenders) == 0 {
-		fatalf("-runs and -contenders must not be empty")
+	for _, w := range workloads {
+		if slices.Contains(strings.Split(wl, ","), w) {
+			c.workloads = append(c.workloads, w)
+		}
+	}
+	for _, w := range strings.Split(wl, ",") {
+		if !slices.Contains(workloads, strings.TrimSpace(w)) {
+			fatalf("unknown workload %q (have %s)", w, strings.Join(workloads, ", "))
+		}
+	}
+	if c.runs < 1 || len(c.contenders) == 0 || len(c.workloads) == 0 {
+		fatalf("-runs, -contenders and -workloads must not be empty")
 	}
 	if os.Geteuid() != 0 {
 		fatalf("needs root (smbd, mounts, drop_caches)")
@@ -216,7 +231,7 @@ func run(ctx context.Context, c config) error {
 	}
 	defer func() {
 		// Never recurse into a mount that could not be removed.
-		if m := mountsUnder(work); len(m) > 0 {
+		if m := benchutil.MountsUnder(work); len(m) > 0 {
 			logf("not removing %s: still mounted: %s", work, strings.Join(m, " "))
 			return
 		}
@@ -249,7 +264,7 @@ func run(ctx context.Context, c config) error {
 	steps := map[string][]Step{}
 	key := func(w, who string) string { return w + "/" + who }
 	for r := 0; r < c.runs; r++ {
-		for wi, w := range workloads {
+		for wi, w := range c.workloads {
 			for i := range c.contenders {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -274,7 +289,7 @@ func run(ctx context.Context, c config) error {
 	}
 
 	rep := Report{Machine: b.machine(), SizeBytes: c.size, Files: smallFiles, FileBytes: smallSize, Runs: c.runs}
-	for _, w := range workloads {
+	for _, w := range c.workloads {
 		rows := map[string]*Row{}
 		for _, who := range c.contenders {
 			rows[who] = b.summarize(w, who, steps[key(w, who)])
@@ -383,10 +398,11 @@ func (b *bench) step(parent context.Context, who, w string) (s Step) {
 			}
 		}()
 	}
-	if w == "read" || w == "ls" {
-		if err := dropCaches(ctx); err != nil {
-			return Step{Error: "drop caches: " + err.Error()}
-		}
+	// Every step starts from the same memory state: the page cache of
+	// earlier steps (a slow contender's 1 GiB write, say) is not left for
+	// the next one to reclaim, and read and ls start cold.
+	if err := benchutil.DropCaches(ctx); err != nil {
+		return Step{Error: "drop caches: " + err.Error()}
 	}
 	var run func() error
 	if m != nil {
@@ -418,12 +434,18 @@ func (b *bench) mountWorkload(ctx context.Context, m *mounted, rel, w string) fu
 	case "write":
 		return func() error {
 			out, err := b.command(ctx, nil, "dd", "if=/dev/zero", "of="+filepath.Join(d, "big"), "bs=1M", "count="+count, "conv=fsync")
-			return ddCheck(out, err, b.cfg.size)
+			if err != nil {
+				return err
+			}
+			return benchutil.DDCheck(out, b.cfg.size)
 		}
 	case "read":
 		return func() error {
 			out, err := b.command(ctx, nil, "dd", "if="+filepath.Join(d, "big"), "of=/dev/null", "bs=1M")
-			return ddCheck(out, err, b.cfg.size)
+			if err != nil {
+				return err
+			}
+			return benchutil.DDCheck(out, b.cfg.size)
 		}
 	case "untar":
 		return func() error {
@@ -484,7 +506,6 @@ func (b *bench) smbclientWorkload(ctx context.Context, rel, w string) func() err
 var (
 	lsFile        = regexp.MustCompile(`^-`)                              // a regular file in ls -l
 	smbclientFile = regexp.MustCompile(`^  \S+\s+[AHSRN]+\s+\d+  \w{3} `) // "  f000   A   4096  Tue Nov…"; not D
-	ddBytes       = regexp.MustCompile(`(?m)^(\d+) bytes`)
 )
 
 func countLines(out []byte, re *regexp.Regexp) int {
@@ -505,21 +526,6 @@ func lineAt(b []byte, i int) string {
 		end = len(b) - i
 	}
 	return string(b[start : i+end])
-}
-
-// ddCheck makes sure dd moved every byte.
-func ddCheck(out []byte, err error, want int64) error {
-	if err != nil {
-		return err
-	}
-	m := ddBytes.FindSubmatch(out)
-	if m == nil {
-		return fmt.Errorf("dd: no byte count in %q", strings.TrimSpace(string(out)))
-	}
-	if n, _ := strconv.ParseInt(string(m[1]), 10, 64); n != want {
-		return fmt.Errorf("dd copied %d bytes, want %d", n, want)
-	}
-	return nil
 }
 
 // settle waits until the server's directory shows the result of workload w.
@@ -583,26 +589,7 @@ func (b *bench) command(ctx context.Context, env []string, name string, args ...
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	err := cmd.Run()
 	if err != nil {
-		err = fmt.Errorf("%s: %v: %s", name, err, lastLine(out.String()))
+		err = fmt.Errorf("%s: %v: %s", name, err, benchutil.LastLine(out.String()))
 	}
 	return out.Bytes(), err
-}
-
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
-}
-
-// dropCaches empties the page, dentry and inode caches after a sync.
-func dropCaches(ctx context.Context) error {
-	if out, err := exec.CommandContext(ctx, "sync").CombinedOutput(); err != nil {
-		return fmt.Errorf("sync: %v: %s", err, out)
-	}
-	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0o200)
 }

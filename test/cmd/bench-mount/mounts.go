@@ -4,11 +4,11 @@ package main
 // it whatever state it is in.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/smbd3/mount.smbd3/test/benchutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,17 +109,17 @@ func (b *bench) mount(ctx context.Context, who string) (*mounted, error) {
 		b.active[dir] = m
 	}
 	for {
-		if conn, ok := mountConn(dir); ok {
+		if conn, ok := benchutil.MountConn(dir); ok {
 			m.conn = conn
 			break
 		}
 		select {
 		case <-m.done: // nil for mount.smbd3: never ready
 			b.unmount(m)
-			return nil, fmt.Errorf("%s exited before mounting: %s", who, lastLine(m.log.String()))
+			return nil, fmt.Errorf("%s exited before mounting: %s", who, benchutil.LastLine(m.log.String()))
 		case <-ctx.Done():
 			b.unmount(m)
-			return nil, fmt.Errorf("not mounted after %v: %s", mountTimeout, lastLine(m.log.String()))
+			return nil, fmt.Errorf("not mounted after %v: %s", mountTimeout, benchutil.LastLine(m.log.String()))
 		case <-time.After(pollEvery):
 		}
 	}
@@ -127,7 +127,7 @@ func (b *bench) mount(ctx context.Context, who string) (*mounted, error) {
 	// timed command pays for the connection (smbclient's times include it).
 	if _, err := statTimeout(ctx, m.root); err != nil {
 		b.unmount(m)
-		return nil, fmt.Errorf("share root %s: %v: %s", m.root, err, lastLine(m.log.String()))
+		return nil, fmt.Errorf("share root %s: %v: %s", m.root, err, benchutil.LastLine(m.log.String()))
 	}
 	return m, nil
 }
@@ -139,9 +139,9 @@ func (b *bench) unmount(m *mounted) error {
 	ctx, cancel := context.WithTimeout(context.Background(), mountTimeout)
 	defer cancel()
 	var err error
-	if _, ok := mountConn(m.dir); ok {
+	if _, ok := benchutil.MountConn(m.dir); ok {
 		if _, err = b.command(ctx, nil, "umount", m.dir); err != nil {
-			abortConn(m.conn)
+			benchutil.AbortConn(m.conn)
 			if _, lerr := b.command(ctx, nil, "umount", "-l", m.dir); lerr != nil {
 				err = errors.Join(err, lerr)
 			}
@@ -166,50 +166,6 @@ func (b *bench) unmountAll() {
 		if err := b.unmount(m); err != nil {
 			logf("cleanup of %s: %v", m.dir, err)
 		}
-	}
-}
-
-// mountConn finds dir in the mount table and returns its FUSE connection
-// number. Reading /proc/self/mountinfo never touches the file system, so it
-// cannot hang on a dead mount.
-func mountConn(dir string) (string, bool) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return "", false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && fields[4] == dir {
-			_, minor, _ := strings.Cut(fields[2], ":")
-			return minor, true
-		}
-	}
-	return "", false
-}
-
-// mountsUnder lists the mount points below dir.
-func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var ms []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fields := strings.Fields(sc.Text()); len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
-			ms = append(ms, fields[4])
-		}
-	}
-	return ms
-}
-
-// abortConn aborts a FUSE connection through fusectl, when it is mounted.
-func abortConn(conn string) {
-	if conn != "" {
-		os.WriteFile(filepath.Join("/sys/fs/fuse/connections", conn, "abort"), []byte("1"), 0o200)
 	}
 }
 

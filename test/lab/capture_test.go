@@ -48,12 +48,22 @@ func capture(t *testing.T, fn func()) string {
 		cmd.Process.Kill()
 		t.Fatal("tshark did not start capturing")
 	}
+	// Stop tshark even when fn fails the test (t.Fatal leaves through
+	// runtime.Goexit, and deferred calls still run).
+	stop := func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}
+	defer func() {
+		if cmd.ProcessState == nil {
+			stop()
+		}
+	}()
 	// dumpcap reports "Capturing on" a moment before packets are captured.
 	time.Sleep(2 * time.Second)
 	fn()
 	time.Sleep(500 * time.Millisecond)
-	cmd.Process.Signal(os.Interrupt)
-	cmd.Wait()
+	stop()
 	return pcap
 }
 

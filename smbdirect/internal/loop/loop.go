@@ -1,4 +1,7 @@
-package smbdirect
+// Package loop is an in-process rdma.Provider for the tests and benchmarks
+// of smbdirect, which need a provider with the seam's exact semantics and
+// no network under it.
+package loop
 
 import (
 	"bytes"
@@ -11,47 +14,47 @@ import (
 	"github.com/smbd3/mount.smbd3/smbdirect/rdma"
 )
 
-// loopProvider is an in-process rdma.Provider for tests: two QPs joined by
+// Provider is an in-process rdma.Provider for tests: two QPs joined by
 // one mutex. Work requests are carried out synchronously inside PostSend,
 // with the seam's semantics: a Send needs a posted receive at the peer (else
 // both QPs die, ErrNoRecv), RDMA Write/Read check STag, validity, rights and
 // bounds (else both die, ErrAccess), Send with Invalidate revokes the
 // peer's STag and reports it in the receive completion. Tagged offsets are
-// base-relative, base being the provider's (0 like iwarp, or not, to check
+// base-relative, Base being the provider's (0 like iwarp, or not, to check
 // that the descriptor Offset follows the MR's TaggedOffset).
-type loopProvider struct {
+type Provider struct {
 	mu   sync.Mutex
-	ls   map[string]*loopListener
-	base uint64
+	ls   map[string]*listener
+	Base uint64 // tagged offset of every region's first byte
 }
 
-func newLoop() *loopProvider { return &loopProvider{ls: make(map[string]*loopListener)} }
+func New() *Provider { return &Provider{ls: make(map[string]*listener)} }
 
-type loopAddr string
+type netAddr string
 
-func (a loopAddr) Network() string { return "loop" }
-func (a loopAddr) String() string  { return string(a) }
+func (a netAddr) Network() string { return "loop" }
+func (a netAddr) String() string  { return string(a) }
 
-type loopListener struct {
-	p    *loopProvider
+type listener struct {
+	p    *Provider
 	addr string
-	ch   chan *loopQP
+	ch   chan *QP
 	done chan struct{}
 	once sync.Once
 }
 
-func (p *loopProvider) Listen(addr string, cp rdma.ConnParams) (rdma.Listener, error) {
+func (p *Provider) Listen(addr string, cp rdma.ConnParams) (rdma.Listener, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.ls[addr]; ok {
 		return nil, errors.New("loop: address in use")
 	}
-	l := &loopListener{p: p, addr: addr, ch: make(chan *loopQP, 16), done: make(chan struct{})}
+	l := &listener{p: p, addr: addr, ch: make(chan *QP, 16), done: make(chan struct{})}
 	p.ls[addr] = l
 	return l, nil
 }
 
-func (l *loopListener) Accept(ctx context.Context) (rdma.QP, error) {
+func (l *listener) Accept(ctx context.Context) (rdma.QP, error) {
 	select {
 	case q := <-l.ch:
 		return q, nil
@@ -62,9 +65,9 @@ func (l *loopListener) Accept(ctx context.Context) (rdma.QP, error) {
 	}
 }
 
-func (l *loopListener) Addr() net.Addr { return loopAddr(l.addr) }
+func (l *listener) Addr() net.Addr { return netAddr(l.addr) }
 
-func (l *loopListener) Close() error {
+func (l *listener) Close() error {
 	l.once.Do(func() {
 		close(l.done)
 		l.p.mu.Lock()
@@ -74,14 +77,14 @@ func (l *loopListener) Close() error {
 	return nil
 }
 
-func (p *loopProvider) Dial(ctx context.Context, addr string, cp rdma.ConnParams) (rdma.QP, error) {
+func (p *Provider) Dial(ctx context.Context, addr string, cp rdma.ConnParams) (rdma.QP, error) {
 	p.mu.Lock()
 	l := p.ls[addr]
 	p.mu.Unlock()
 	if l == nil {
 		return nil, errors.New("loop: connection refused")
 	}
-	a, b := newLoopPair(p.base, addr)
+	a, b := newPair(p.Base, addr)
 	a.params, b.params = cp, cp
 	select {
 	case l.ch <- b:
@@ -93,19 +96,19 @@ func (p *loopProvider) Dial(ctx context.Context, addr string, cp rdma.ConnParams
 	}
 }
 
-type loopPair struct{ mu sync.Mutex }
+type pair struct{ mu sync.Mutex }
 
-type loopQP struct {
-	pr     *loopPair
-	peer   *loopQP
+type QP struct {
+	pr     *pair
+	peer   *QP
 	base   uint64
-	laddr  loopAddr
+	laddr  netAddr
 	params rdma.ConnParams
 
 	// guarded by pr.mu
 	rq   []rdma.RecvWR
 	cq   []rdma.Completion
-	mrs  map[uint32]*loopMR
+	mrs  map[uint32]*mr
 	err  error
 	mute bool // sends vanish (a peer that died without a word)
 	// A passive QP takes no inbound Send before its first PostRecv: they
@@ -116,33 +119,33 @@ type loopQP struct {
 	notify           chan struct{}
 }
 
-func newLoopPair(base uint64, addr string) (*loopQP, *loopQP) {
-	pr := &loopPair{}
-	a := &loopQP{pr: pr, base: base, laddr: "client", mrs: map[uint32]*loopMR{}, notify: make(chan struct{}, 1)}
-	b := &loopQP{pr: pr, base: base, laddr: loopAddr(addr), mrs: map[uint32]*loopMR{}, notify: make(chan struct{}, 1), passive: true}
+func newPair(base uint64, addr string) (*QP, *QP) {
+	pr := &pair{}
+	a := &QP{pr: pr, base: base, laddr: "client", mrs: map[uint32]*mr{}, notify: make(chan struct{}, 1)}
+	b := &QP{pr: pr, base: base, laddr: netAddr(addr), mrs: map[uint32]*mr{}, notify: make(chan struct{}, 1), passive: true}
 	a.peer, b.peer = b, a
 	return a, b
 }
 
-type loopMR struct {
-	q     *loopQP
+type mr struct {
+	q     *QP
 	stag  uint32
 	buf   []byte
 	acc   rdma.Access
 	valid bool // guarded by pr.mu
 }
 
-func (m *loopMR) STag() uint32         { return m.stag }
-func (m *loopMR) Buf() []byte          { return m.buf }
-func (m *loopMR) Access() rdma.Access  { return m.acc }
-func (m *loopMR) TaggedOffset() uint64 { return m.q.base }
-func (m *loopMR) Invalidate() error {
+func (m *mr) STag() uint32         { return m.stag }
+func (m *mr) Buf() []byte          { return m.buf }
+func (m *mr) Access() rdma.Access  { return m.acc }
+func (m *mr) TaggedOffset() uint64 { return m.q.base }
+func (m *mr) Invalidate() error {
 	m.q.pr.mu.Lock()
 	m.valid = false
 	m.q.pr.mu.Unlock()
 	return nil
 }
-func (m *loopMR) Deregister() error {
+func (m *mr) Deregister() error {
 	m.q.pr.mu.Lock()
 	m.valid = false
 	delete(m.q.mrs, m.stag)
@@ -150,13 +153,13 @@ func (m *loopMR) Deregister() error {
 	return nil
 }
 
-func (q *loopQP) RegisterMR(buf []byte, size int, acc rdma.Access) (rdma.MR, error) {
+func (q *QP) RegisterMR(buf []byte, size int, acc rdma.Access) (rdma.MR, error) {
 	if buf == nil {
-		buf = alignedAlloc(size)
+		buf = make([]byte, size)
 	}
 	q.pr.mu.Lock()
 	defer q.pr.mu.Unlock()
-	m := &loopMR{q: q, buf: buf, acc: acc, valid: true}
+	m := &mr{q: q, buf: buf, acc: acc, valid: true}
 	for {
 		m.stag = rand.Uint32()
 		if _, dup := q.mrs[m.stag]; m.stag != 0 && !dup {
@@ -167,7 +170,7 @@ func (q *loopQP) RegisterMR(buf []byte, size int, acc rdma.Access) (rdma.MR, err
 	return m, nil
 }
 
-func (q *loopQP) PostRecv(wrs ...rdma.RecvWR) error {
+func (q *QP) PostRecv(wrs ...rdma.RecvWR) error {
 	q.pr.mu.Lock()
 	defer q.pr.mu.Unlock()
 	if q.err != nil {
@@ -188,7 +191,7 @@ func (q *loopQP) PostRecv(wrs ...rdma.RecvWR) error {
 	return nil
 }
 
-func (q *loopQP) pushLocked(c rdma.Completion) {
+func (q *QP) pushLocked(c rdma.Completion) {
 	q.cq = append(q.cq, c)
 	select {
 	case q.notify <- struct{}{}:
@@ -197,7 +200,7 @@ func (q *loopQP) pushLocked(c rdma.Completion) {
 }
 
 // dieLocked kills q: pending receives flush with err.
-func (q *loopQP) dieLocked(err error) {
+func (q *QP) dieLocked(err error) {
 	if q.err != nil {
 		return
 	}
@@ -212,7 +215,7 @@ func (q *loopQP) dieLocked(err error) {
 	}
 }
 
-func (q *loopQP) PostSend(wrs ...rdma.SendWR) error {
+func (q *QP) PostSend(wrs ...rdma.SendWR) error {
 	q.pr.mu.Lock()
 	defer q.pr.mu.Unlock()
 	if q.err != nil {
@@ -232,7 +235,7 @@ func (q *loopQP) PostSend(wrs ...rdma.SendWR) error {
 	return nil
 }
 
-func (q *loopQP) execLocked(wr *rdma.SendWR) error {
+func (q *QP) execLocked(wr *rdma.SendWR) error {
 	p := q.peer
 	if p.err != nil {
 		return rdma.ErrTerminated
@@ -305,7 +308,7 @@ func (q *loopQP) execLocked(wr *rdma.SendWR) error {
 	return nil
 }
 
-func (q *loopQP) reachLocked(stag uint32, to uint64, n int, need rdma.Access) ([]byte, error) {
+func (q *QP) reachLocked(stag uint32, to uint64, n int, need rdma.Access) ([]byte, error) {
 	m := q.mrs[stag]
 	if m == nil || !m.valid || m.acc&need == 0 || to < q.base {
 		return nil, rdma.ErrAccess
@@ -317,7 +320,7 @@ func (q *loopQP) reachLocked(stag uint32, to uint64, n int, need rdma.Access) ([
 	return m.buf[off : off+uint64(n)], nil
 }
 
-func (q *loopQP) Poll(ctx context.Context, cs []rdma.Completion) ([]rdma.Completion, error) {
+func (q *QP) Poll(ctx context.Context, cs []rdma.Completion) ([]rdma.Completion, error) {
 	for {
 		q.pr.mu.Lock()
 		if len(q.cq) > 0 {
@@ -339,13 +342,14 @@ func (q *loopQP) Poll(ctx context.Context, cs []rdma.Completion) ([]rdma.Complet
 	}
 }
 
-func (q *loopQP) setMute(v bool) { q.pr.mu.Lock(); q.mute = v; q.pr.mu.Unlock() }
+// SetMute makes q's sends vanish (a peer that died without a word).
+func (q *QP) SetMute(v bool) { q.pr.mu.Lock(); q.mute = v; q.pr.mu.Unlock() }
 
-func (q *loopQP) PeerParams() rdma.ConnParams { return q.peer.params }
-func (q *loopQP) LocalAddr() net.Addr         { return q.laddr }
-func (q *loopQP) RemoteAddr() net.Addr        { return q.peer.laddr }
+func (q *QP) PeerParams() rdma.ConnParams { return q.peer.params }
+func (q *QP) LocalAddr() net.Addr         { return q.laddr }
+func (q *QP) RemoteAddr() net.Addr        { return q.peer.laddr }
 
-func (q *loopQP) Close() error {
+func (q *QP) Close() error {
 	q.pr.mu.Lock()
 	defer q.pr.mu.Unlock()
 	q.dieLocked(rdma.ErrFlushed)

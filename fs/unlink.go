@@ -1,0 +1,103 @@
+package fs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/session/smb2"
+)
+
+// Unlinking a file that is open through this mount: SMB deletes a file
+// when its last handle closes, and until then the name stays taken by a
+// file in the delete-pending state, which servers refuse to open
+// (STATUS_DELETE_PENDING): a new file of that name cannot be made, where
+// POSIX frees the name at once. So such a file is first renamed aside, to
+// a hidden name in the same directory, and deleted there, as libfuse's
+// "hide" and NFS's silly rename do: the name is free, the open handles
+// keep working, and the server removes the file at the last close (or
+// when the session ends, so nothing is left behind). Hidden names never
+// show in listings and never reach the server in lookups.
+
+// asidePrefix begins the name of an unlinked file that is still open.
+const asidePrefix = ".smbd3-deleted-"
+
+func isAside(name string) bool { return strings.HasPrefix(name, asidePrefix) }
+
+var _ = (fs.NodeUnlinker)((*node)(nil))
+
+// Unlink removes a file; an open file stays usable until closed. A file
+// with the read-only attribute is unlinked too, as POSIX allows.
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	ctx = uninterrupted(ctx)
+	if n.fsys.o.ReadOnly {
+		return syscall.EROFS
+	}
+	p := n.child(name)
+	var err error
+	if n.childOpen(name) {
+		aside := n.child(asidePrefix + randomHex())
+		if err = n.fsys.tree.Rename(ctx, p, aside, false); err == nil {
+			if err = n.fsys.remove(ctx, aside); err != nil {
+				// Put it back rather than leave it hidden.
+				n.fsys.tree.Rename(context.WithoutCancel(ctx), aside, p, false)
+			}
+		} else {
+			n.fsys.log.Debug("cannot move an open file aside to unlink it", "path", p, "err", err)
+			err = n.fsys.remove(ctx, p)
+		}
+	} else {
+		err = n.fsys.remove(ctx, p)
+	}
+	if err != nil {
+		n.fsys.changed(p)
+		return toErrno(err)
+	}
+	n.fsys.removed(p)
+	return 0
+}
+
+// childOpen reports whether the child name has handles open through this
+// mount.
+func (n *node) childOpen(name string) bool {
+	ch := n.GetChild(name)
+	if ch == nil {
+		return false
+	}
+	cn, ok := ch.Operations().(*node)
+	if !ok {
+		return false
+	}
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return len(cn.handles) > 0
+}
+
+// remove deletes the file p, clearing the read-only attribute if that is
+// what stops it.
+func (f *fsys) remove(ctx context.Context, p string) error {
+	err := f.tree.Remove(ctx, p)
+	if toErrno(err) == syscall.EACCES {
+		if e, errno := f.stat(ctx, p); errno == 0 && e.info.Attributes&uint32(smb2.FileAttributeReadonly) != 0 {
+			attrs := e.info.Attributes &^ uint32(smb2.FileAttributeReadonly)
+			if attrs == 0 {
+				attrs = uint32(smb2.FileAttributeNormal)
+			}
+			if f.tree.SetAttr(ctx, p, session.SetAttr{Attributes: attrs}) == nil {
+				err = f.tree.Remove(ctx, p)
+			}
+		}
+	}
+	return err
+}
+
+func randomHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

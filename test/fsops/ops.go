@@ -1,0 +1,432 @@
+package fsops
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/smbd3/mount.smbd3/session/smb2"
+	"github.com/smbd3/mount.smbd3/test/samba"
+)
+
+// FileOperations exercises each VFS operation through the kernel mount and
+// checks the result on the server's disk. With names, only those cases run
+// (in suite order; later cases use files of earlier ones: "overwrite in
+// place and fsync" needs "large io checksum", "rename" needs "mkdir rmdir").
+func FileOperations(t *testing.T, tg *Target, names ...string) {
+	run(t, tg, fileOps, names)
+}
+
+// FileOperationNames lists the cases of FileOperations in order.
+func FileOperationNames() []string {
+	var n []string
+	for _, c := range fileOps {
+		n = append(n, c.Name)
+	}
+	return n
+}
+
+var fileOps = []Case{
+	{"create excl trunc append", createExclTruncAppend},
+	{"large io checksum", largeIO},
+	{"overwrite in place and fsync", overwriteFsync},
+	{"unlink open file", unlinkOpen},
+	{"mkdir rmdir", mkdirRmdir},
+	{"rename", rename},
+	{"hard link", hardLink},
+	{"symlink", symlink},
+	{"setattr", setattr},
+	{"statfs", statfs},
+	{"xattr", xattr},
+	{"locks", locks},
+}
+
+func createExclTruncAppend(t *testing.T, tg *Target) {
+	f, err := os.OpenFile(tg.m("c"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("hello")
+	f.Close()
+	_, err = os.OpenFile(tg.m("c"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	mustErrno(t, err, syscall.EEXIST)
+	f, err = os.OpenFile(tg.m("c"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(" world")
+	f.Close()
+	if b := tg.serverFile(t, "c"); string(b) != "hello world" {
+		t.Fatalf("append: %q", b)
+	}
+	f, err = os.OpenFile(tg.m("c"), os.O_TRUNC|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("new")
+	f.Close()
+	if b := tg.serverFile(t, "c"); string(b) != "new" {
+		t.Fatalf("trunc: %q", b)
+	}
+}
+
+func largeIO(t *testing.T, tg *Target) {
+	data := Rnd(tg.largeSize())
+	if err := os.WriteFile(tg.m("big"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if tg.serverSum(t, "big", 0, -1) != Sum(data) {
+		t.Fatal("server disk checksum differs")
+	}
+	got, err := os.ReadFile(tg.m("big"))
+	if err != nil || Sum(got) != Sum(data) {
+		t.Fatalf("read back checksum differs: %v", err)
+	}
+	// random-offset reads after the sequential ones
+	f, _ := os.Open(tg.m("big"))
+	defer f.Close()
+	buf := make([]byte, 100000)
+	mid := int64(33<<20 + 7)
+	if mid+int64(len(buf)) > int64(len(data)) {
+		mid = int64(len(data))/2 + 7
+	}
+	for _, off := range []int64{0, 5 << 20, mid, int64(len(data)) - 1000} {
+		n, err := f.ReadAt(buf, off)
+		if (err != nil && err != io.EOF) || !bytes.Equal(buf[:n], data[off:off+int64(n)]) {
+			t.Fatalf("pread at %d: %d %v", off, n, err)
+		}
+	}
+}
+
+func overwriteFsync(t *testing.T, tg *Target) {
+	f, err := os.OpenFile(tg.m("big"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	patch := Rnd(3 << 20)
+	f.WriteAt(patch, 1<<20)
+	f.WriteAt(patch[:10], 1<<20) // overlapping rewrite keeps order
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if tg.serverSum(t, "big", 1<<20, 3<<20) != Sum(patch) {
+		t.Fatal("patched range differs on disk")
+	}
+	got := make([]byte, 3<<20)
+	f.ReadAt(got, 1<<20)
+	if !bytes.Equal(got, patch) {
+		t.Fatal("patched range read back differs")
+	}
+}
+
+func unlinkOpen(t *testing.T, tg *Target) {
+	tg.skipUnsupported(t, CheckTwoHandles)
+	os.WriteFile(tg.m("u"), []byte("still here"), 0o644)
+	f, err := os.Open(tg.m("u"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(tg.m("u")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tg.m("u")); !os.IsNotExist(err) {
+		t.Fatalf("stat after unlink: %v", err)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil || string(b) != "still here" {
+		t.Fatalf("read after unlink: %q %v", b, err)
+	}
+	f.Close()
+	// close(2) does not wait for the kernel's RELEASE: poll briefly.
+	if !poll(5*time.Second, func() bool { return tg.serverGone(t, "u") }) {
+		t.Fatal("file left on server after the last close")
+	}
+
+	// The name is free at once, as POSIX has it: a new file takes it while
+	// the unlinked one is still open, and nothing of the old one is left
+	// on the server after the last close.
+	os.Mkdir(tg.m("unl"), 0o755)
+	os.WriteFile(tg.m("unl/u"), []byte("old"), 0o644)
+	if f, err = os.Open(tg.m("unl/u")); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Remove(tg.m("unl/u")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tg.m("unl/u"), []byte("new"), 0o644); err != nil {
+		t.Fatalf("new file in the place of an unlinked open one: %v", err)
+	}
+	if b, err := io.ReadAll(f); err != nil || string(b) != "old" {
+		t.Fatalf("unlinked file read after its name was taken: %q %v", b, err)
+	}
+	if ents, err := os.ReadDir(tg.m("unl")); err != nil || len(ents) != 1 || ents[0].Name() != "u" {
+		t.Fatalf("listing: %v %v", ents, err)
+	}
+	if b := tg.serverFile(t, "unl/u"); string(b) != "new" {
+		t.Fatalf("server's unl/u: %q", b)
+	}
+	f.Close()
+	var left map[string]Entry
+	if !poll(5*time.Second, func() bool {
+		var err error
+		if left, err = tg.Server.Walk("unl"); err != nil {
+			t.Fatal(err)
+		}
+		return len(left) == 1
+	}) {
+		t.Fatalf("server's unl after the last close: %v", left)
+	}
+}
+
+func mkdirRmdir(t *testing.T, tg *Target) {
+	if err := os.MkdirAll(tg.m("a/b/c"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustErrno(t, os.Mkdir(tg.m("a"), 0o755), syscall.EEXIST)
+	mustErrno(t, syscall.Rmdir(tg.m("a")), syscall.ENOTEMPTY)
+	if err := os.Remove(tg.m("a/b/c")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := tg.Server.Stat("a/b"); err != nil || !st.IsDir {
+		t.Fatalf("a/b missing on server: %+v %v", st, err)
+	}
+	if !tg.serverGone(t, "a/b/c") {
+		t.Fatal("a/b/c still on server")
+	}
+}
+
+func rename(t *testing.T, tg *Target) {
+	m := tg.m
+	os.WriteFile(m("r1"), []byte("one"), 0o644)
+	os.WriteFile(m("r2"), []byte("two"), 0o644)
+	mustErrno(t, unix.Renameat2(unix.AT_FDCWD, m("r1"), unix.AT_FDCWD, m("r2"), unix.RENAME_NOREPLACE), syscall.EEXIST)
+	if err := os.Rename(m("r1"), m("r2")); err != nil {
+		t.Fatal(err)
+	}
+	if b := tg.serverFile(t, "r2"); string(b) != "one" {
+		t.Fatalf("r2 = %q", b)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, m("r2"), unix.AT_FDCWD, m("a/r3"), unix.RENAME_NOREPLACE); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(m("a/r3")); string(b) != "one" {
+		t.Fatalf("a/r3 = %q %v", b, err)
+	}
+	// directory rename, then a path below it
+	os.MkdirAll(m("dir1/sub"), 0o755)
+	os.WriteFile(m("dir1/sub/f"), []byte("deep"), 0o644)
+	if err := os.Rename(m("dir1"), m("dir2")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(m("dir2/sub/f")); string(b) != "deep" {
+		t.Fatalf("after dir rename: %q %v", b, err)
+	}
+	// replacing an empty directory, as POSIX allows
+	os.Mkdir(m("empty"), 0o755)
+	os.Mkdir(m("dir3"), 0o755)
+	// (os.Rename refuses directory targets itself: use the system call.)
+	if err := syscall.Rename(m("dir3"), m("empty")); err != nil {
+		t.Fatalf("rename onto empty dir: %v", err)
+	}
+}
+
+func hardLink(t *testing.T, tg *Target) {
+	os.WriteFile(tg.m("l1"), []byte("linked"), 0o644)
+	if err := os.Link(tg.m("l1"), tg.m("l2")); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	syscall.Stat(tg.m("l2"), &st)
+	if st.Nlink != 2 {
+		t.Fatalf("nlink %d", st.Nlink)
+	}
+	a, b := tg.serverStat(t, "l1"), tg.serverStat(t, "l2")
+	if a.Ino != b.Ino {
+		t.Fatal("not one inode on the server")
+	}
+}
+
+func symlink(t *testing.T, tg *Target) {
+	m := tg.m
+	if err := os.Symlink("../target/path", m("sl")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.Readlink(m("sl"))
+	if err != nil || got != "../target/path" {
+		t.Fatalf("readlink %q %v", got, err)
+	}
+	st, err := os.Lstat(m("sl"))
+	if err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("lstat %v %v", st, err)
+	}
+	os.WriteFile(m("real"), []byte("via link"), 0o644)
+	os.Symlink("real", m("sl2"))
+	if b, err := os.ReadFile(m("sl2")); string(b) != "via link" {
+		t.Fatalf("follow: %q %v", b, err)
+	}
+	ents, _ := os.ReadDir(m(""))
+	for _, e := range ents {
+		if e.Name() == "sl" && e.Type()&os.ModeSymlink == 0 {
+			t.Fatal("readdir does not report the symlink type")
+		}
+	}
+	// What the server keeps.
+	switch tg.Symlinks {
+	case MFSymlinks:
+		if t2, ok := smb2.DecodeMFSymlink(tg.serverFile(t, "sl")); !ok || t2 != "../target/path" {
+			t.Fatalf("server's sl is not a Minshall-French symlink to ../target/path: %q %v", t2, ok)
+		}
+	case ReparseSymlinks:
+		if s := tg.serverStat(t, "sl"); s.Link != "../target/path" {
+			t.Fatalf("server's sl: %+v", s)
+		}
+	}
+}
+
+func setattr(t *testing.T, tg *Target) {
+	m := tg.m
+	os.WriteFile(m("s"), Rnd(5000), 0o644)
+	if err := os.Truncate(m("s"), 100); err != nil {
+		t.Fatal(err)
+	}
+	if st := tg.serverStat(t, "s"); st.Size != 100 {
+		t.Fatalf("size on disk %d", st.Size)
+	}
+	mt := time.Date(2010, 5, 6, 7, 8, 9, 0, time.UTC)
+	if err := os.Chtimes(m("s"), mt, mt); err != nil {
+		t.Fatal(err)
+	}
+	if st := tg.serverStat(t, "s"); !st.ModTime.Equal(mt) {
+		t.Fatalf("mtime on disk %v", st.ModTime)
+	}
+	if st, _ := os.Stat(m("s")); !st.ModTime().Equal(mt) {
+		t.Fatalf("mtime via mount %v", st.ModTime())
+	}
+	t.Run("read-only", func(t *testing.T) {
+		if err := os.Chmod(m("s"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		tg.skipUnsupported(t, CheckReadOnly)
+		if st, _ := os.Stat(m("s")); st.Mode().Perm()&0o222 != 0 {
+			t.Fatalf("mode after chmod 444: %v", st.Mode())
+		}
+	})
+	if err := os.Chmod(m("s"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(m("s")); st.Mode().Perm()&0o200 == 0 {
+		t.Fatalf("mode after chmod 644: %v", st.Mode())
+	}
+	// ftruncate through an open handle with pending writes
+	f, _ := os.OpenFile(m("s"), os.O_RDWR, 0)
+	f.WriteAt([]byte("abc"), 200)
+	f.Truncate(50)
+	f.Close()
+	if st := tg.serverStat(t, "s"); st.Size != 50 {
+		t.Fatalf("size after ftruncate %d", st.Size)
+	}
+}
+
+func statfs(t *testing.T, tg *Target) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(tg.Mnt, &st); err != nil || st.Blocks == 0 || st.Bsize == 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	// st_blksize: 1 MiB for files (cp and dd size their I/O from it),
+	// 64 KiB for directories (glibc sizes getdents, and so the kernel its
+	// READDIRPLUS requests, from it).
+	os.WriteFile(tg.m("bs"), []byte("x"), 0o644)
+	os.Mkdir(tg.m("bsdir"), 0o755)
+	for p, want := range map[string]int64{"bs": 1 << 20, "bsdir": 64 << 10} {
+		var s syscall.Stat_t
+		if err := syscall.Stat(tg.m(p), &s); err != nil {
+			t.Fatal(err)
+		}
+		if int64(s.Blksize) != want {
+			t.Errorf("st_blksize of %s = %d, want %d", p, s.Blksize, want)
+		}
+	}
+}
+
+func xattr(t *testing.T, tg *Target) {
+	m := tg.m
+	os.WriteFile(m("x"), []byte("x"), 0o644)
+	if why, ok := tg.Unsupported[CheckXattr]; ok {
+		// The client still answers cleanly.
+		mustErrno(t, unix.Setxattr(m("x"), "user.color", []byte("blue"), 0), syscall.EOPNOTSUPP)
+		t.Skipf("%s: not supported by this server: %s", CheckXattr, why)
+	}
+	if err := unix.Setxattr(m("x"), "user.color", []byte("blue"), 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Getxattr(m("x"), "user.color", buf)
+	if err != nil || string(buf[:n]) != "blue" {
+		t.Fatalf("getxattr %q %v", buf[:n], err)
+	}
+	n, err = unix.Listxattr(m("x"), buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "user.color") {
+		t.Fatalf("listxattr %q %v", buf[:n], err)
+	}
+	mustErrno(t, unix.Setxattr(m("x"), "user.color", []byte("red"), unix.XATTR_CREATE), syscall.EEXIST)
+	if err := unix.Removexattr(m("x"), "user.color"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = unix.Getxattr(m("x"), "user.color", buf)
+	mustErrno(t, err, syscall.ENODATA)
+}
+
+func locks(t *testing.T, tg *Target) {
+	samba.RequireTool(t, "flock")
+	tg.skipUnsupported(t, CheckTwoHandles)
+	m := tg.m
+	os.WriteFile(m("lk"), []byte("lock me"), 0o644)
+	holder := exec.Command("flock", "-x", m("lk"), "sleep", "4")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Wait()
+	time.Sleep(500 * time.Millisecond)
+	if err := exec.Command("flock", "-n", "-x", m("lk"), "true").Run(); err == nil {
+		t.Fatal("second exclusive flock succeeded while held")
+	}
+	// A signal ends a lock wait: flock -w gives up at its alarm.
+	start := time.Now()
+	if err := exec.Command("flock", "-w", "1", "-x", m("lk"), "true").Run(); err == nil {
+		t.Fatal("flock -w 1 succeeded while held")
+	} else if d := time.Since(start); d > 2500*time.Millisecond {
+		t.Fatalf("flock -w 1 gave up after %v", d)
+	}
+	// A blocking lock waits for the holder and then succeeds.
+	start = time.Now()
+	if out, err := exec.Command("flock", "-x", m("lk"), "true").CombinedOutput(); err != nil {
+		t.Fatalf("blocking flock: %v %s", err, out)
+	}
+	if time.Since(start) < time.Second {
+		t.Fatal("blocking flock did not wait for the holder")
+	}
+	// fcntl locks on ranges from two processes
+	f, _ := os.OpenFile(m("lk"), os.O_RDWR, 0)
+	defer f.Close()
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 4}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	exec.Command("flock", "-n", "-s", m("lk"), "true").Run()
+	lk.Type = unix.F_UNLCK
+	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("flock", "-n", "-x", m("lk"), "true").Run(); err != nil {
+		t.Fatalf("lock still held after unlock: %v", err)
+	}
+}
