@@ -12,6 +12,12 @@ import (
 // cost few credits.
 const dirBuffer = 256 << 10
 
+// dirInfoClass is the class listings ask for: FileIdFullDirectoryInformation
+// has the file ID and EA size and, unlike the Both classes, no 8.3 short
+// name, which the client never uses and a server may have to compute for
+// every entry (Samba mangles each name that is not 8.3 already).
+const dirInfoClass = smb2.FileIdFullDirectoryInformationClass
+
 // ReadDir lists a directory completely (without "." and ".."), with the
 // attributes of every entry, continuing QUERY_DIRECTORY until the server
 // reports no more files ([MS-SMB2] 3.2.4.17).
@@ -39,7 +45,7 @@ func (t *Tree) WalkDir(ctx context.Context, path string, fn func(*FileInfo) erro
 	}
 	query := func(id smb2.FileID, flags uint8) *request {
 		return &request{cmd: smb2.CmdQueryDirectory, charge: charge(bufLen), body: &smb2.QueryDirectoryRequest{
-			InfoClass: uint8(smb2.FileIdBothDirectoryInformationClass), Flags: flags,
+			InfoClass: uint8(dirInfoClass), Flags: flags,
 			FileID: id, Pattern: "*", OutputBufferLength: uint32(bufLen),
 		}}
 	}
@@ -136,7 +142,7 @@ func dirBatch(cl *call, path string, fn func(*FileInfo) error) (more bool, err e
 		return false, err
 	}
 	var fi FileInfo
-	err = smb2.ParseDirEntries(smb2.FileIdBothDirectoryInformationClass, resp.Buffer, func(e *smb2.DirEntry) error {
+	err = smb2.ParseDirEntries(dirInfoClass, resp.Buffer, func(e *smb2.DirEntry) error {
 		if e.Name == "." || e.Name == ".." {
 			return nil
 		}
