@@ -25,6 +25,10 @@ type mr struct {
 	valid    atomic.Bool
 	inflight atomic.Int32 // placements or read responses using buf now
 	gone     atomic.Bool  // deregistered
+
+	// peerEnd is one past the highest byte the peer has written by RDMA
+	// Write (the receive loop's alone: see rxWrite).
+	peerEnd uint64
 }
 
 func (m *mr) STag() uint32        { return m.stag }

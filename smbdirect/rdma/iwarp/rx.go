@@ -226,7 +226,15 @@ func (q *qp) lookup(stag uint32) *mr {
 	return m
 }
 
-// rxWrite places an RDMA Write segment.
+// rxWrite places an RDMA Write segment, and with it, when the stream
+// already holds them, the segments of the same message that follow it
+// (placeRun). Those are predicted only into the part of the region past
+// everything the peer has written into it so far (mr.peerEnd), so that a
+// wrong guess cannot spoil data the peer wrote: it can only leave stream
+// bytes in memory the peer has not written (yet), which for a region
+// given to the peer to write into (an SMB2 READ's) holds nothing of
+// value. The memory outside the region, and its bounds, are never
+// touched.
 func (q *qp) rxWrite(n int) error {
 	h := &q.rx.hdr
 	if n > 0 {
@@ -234,10 +242,23 @@ func (q *qp) rxWrite(n int) error {
 		if m == nil {
 			return terr(LayerDDP, DDPTaggedBuffer, DDPTInvalidSTag, "RDMA Write to unknown STag %#x", h.STag)
 		}
-		if a := m.acquire(h.STag, h.TO, n, rdma.AccessRemoteWrite); a != accOK {
+		end := h.TO + uint64(n)
+		k := 0
+		if !q.crc && !h.Last && n >= rxDirectMin && end >= m.peerEnd && end <= uint64(len(m.buf)) {
+			k = min(rxAhead, int((uint64(len(m.buf))-end)/uint64(n)))
+		}
+		span := n * (1 + k)
+		if a := m.acquire(h.STag, h.TO, span, rdma.AccessRemoteWrite); a != accOK {
 			return terr(LayerDDP, DDPTaggedBuffer, a.tagged(), "RDMA Write of %d bytes at STag %#x TO %#x: %v", n, h.STag, h.TO, a)
 		}
-		err := q.place(m.buf[h.TO : h.TO+uint64(n)])
+		var err error
+		more := 0
+		if k == 0 {
+			err = q.place(m.buf[h.TO:end])
+		} else {
+			more, _, err = q.placeRun(m.buf[h.TO:h.TO+uint64(span)], n, k)
+		}
+		m.peerEnd = max(m.peerEnd, end+uint64(more))
 		m.release()
 		if err != nil {
 			return err
@@ -246,7 +267,9 @@ func (q *qp) rxWrite(n int) error {
 	return q.trailer()
 }
 
-// rxReadResponse places a Read Response segment for the oldest outbound read.
+// rxReadResponse places a Read Response segment for the oldest outbound
+// read, and with it, when the stream already holds them, the segments
+// that follow it (placeRun).
 func (q *qp) rxReadResponse(n int) error {
 	h := &q.rx.hdr
 	q.mu.Lock()
@@ -262,11 +285,27 @@ func (q *qp) rxReadResponse(n int) error {
 	if h.TO != o.nextTO || uint32(n) > o.remain || n > int(o.remain) {
 		return terr(LayerDDP, DDPTaggedBuffer, DDPTBaseBounds, "Read Response at TO %#x+%d, expected %#x+%d", h.TO, n, o.nextTO, o.remain)
 	}
+	moved, last := uint32(n), h.Last
 	if n > 0 {
-		if a := o.sink.acquire(h.STag, h.TO, n, rdma.AccessLocalWrite); a != accOK {
+		// The segments a run may predict lie in the part of the sink the
+		// response has yet to fill, which it fills in order (each segment
+		// must come at nextTO): a wrong guess only writes there.
+		k := 0
+		if !q.crc && !h.Last && n >= rxDirectMin {
+			k = min(rxAhead, int((o.remain-uint32(n))/uint32(n)))
+		}
+		span := n * (1 + k)
+		if a := o.sink.acquire(h.STag, h.TO, span, rdma.AccessLocalWrite); a != accOK {
 			return terr(LayerDDP, DDPTaggedBuffer, a.tagged(), "Read Response sink %#x: %v", h.STag, a)
 		}
-		err := q.place(o.sink.buf[h.TO : h.TO+uint64(n)])
+		var err error
+		if k == 0 {
+			err = q.place(o.sink.buf[h.TO : h.TO+uint64(n)])
+		} else {
+			var more int
+			more, last, err = q.placeRun(o.sink.buf[h.TO:h.TO+uint64(span)], n, k)
+			moved += uint32(more)
+		}
 		o.sink.release()
 		if err != nil {
 			return err
@@ -275,8 +314,8 @@ func (q *qp) rxReadResponse(n int) error {
 	if err := q.trailer(); err != nil {
 		return err
 	}
-	if h.Last && o.remain != uint32(n) {
-		return terr(LayerDDP, DDPTaggedBuffer, DDPTBaseBounds, "Read Response ends %d bytes short", o.remain-uint32(n))
+	if last && o.remain != moved {
+		return terr(LayerDDP, DDPTaggedBuffer, DDPTBaseBounds, "Read Response ends %d bytes short", o.remain-moved)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -284,9 +323,9 @@ func (q *qp) rxReadResponse(n int) error {
 		return nil // flushed meanwhile
 	}
 	f := q.orq.front()
-	f.nextTO += uint64(n)
-	f.remain -= uint32(n)
-	if h.Last {
+	f.nextTO += uint64(moved)
+	f.remain -= moved
+	if last {
 		seq, total := f.seq, f.total
 		*f = outRead{}
 		q.orq.pop()
@@ -294,6 +333,42 @@ func (q *qp) rxReadResponse(n int) error {
 		q.txCond.Signal()
 	}
 	return nil
+}
+
+// placeRun places the current tagged segment's n payload bytes at the
+// start of sink and, in the same system calls, up to k following segments
+// of the same message predicted to carry the next n bytes each
+// (rxReader.ReadRun). It returns how many payload bytes of following
+// segments it placed, and whether the last segment placed ended the
+// message; the stream is then at that segment's trailer, and q.rx.ul is
+// that segment's ULPDU_Length.
+func (q *qp) placeRun(sink []byte, n, k int) (more int, last bool, err error) {
+	r := &q.rx
+	var ahead [rxAhead][]byte
+	for i := range k {
+		ahead[i] = sink[n*(i+1) : n*(i+2)]
+	}
+	pad := padLen(r.ul)
+	res, copied, err := q.in.ReadRun(sink[:n], ahead[:k], r.raw[:2+TaggedHeaderLen],
+		uint64(n), pad+4+2+TaggedHeaderLen, pad+4)
+	countCopy(copied)
+	if err != nil {
+		return 0, false, streamLost(err)
+	}
+	more = res.bytes
+	if res.whole > 0 {
+		r.ul, last = res.ul, res.last
+	}
+	if res.part >= 0 {
+		// One more header was taken and part of its payload is in place:
+		// read the rest.
+		if err := q.place(ahead[res.whole][res.part:res.partLen]); err != nil {
+			return 0, false, err
+		}
+		more += res.partLen
+		r.ul, last = res.partUL, res.partLast
+	}
+	return more, last, nil
 }
 
 // rxSend places a Send segment into the current posted receive.
