@@ -185,3 +185,74 @@ func firstDiff(a, b []byte) int {
 	}
 	return -1
 }
+
+// FuzzRunWrites sends RDMA Writes of sizes, offsets and Last flags the
+// fuzzer picks, large enough for run reads, in pieces of sizes it picks,
+// then a Send. The QP must not panic, must touch nothing outside the
+// region, and when it took the stream, every byte the peer wrote must
+// hold what the peer wrote last there.
+func FuzzRunWrites(f *testing.F) {
+	f.Add([]byte{0x80, 0x80, 0x80, 0x81}, []byte{7, 200, 3})
+	f.Add([]byte{0x80, 0x40, 0x93, 0x80, 0x81}, []byte{1, 2, 3, 4, 5, 6})
+	f.Add([]byte{0x90, 0x90, 0x20, 0x90, 0x91, 0x05}, []byte{255})
+	f.Fuzz(func(t *testing.T, plan, cuts []byte) {
+		const size = 256 << 10
+		if len(plan) > 24 {
+			plan = plan[:24]
+		}
+		p, q := hostile(t, false)
+		m, all := guarded(t, q, size, rdma.AccessRemoteWrite)
+		region := all[guard : guard+size]
+		model := make([]int, size) // index+1 of the data byte last written, 0 none
+		var wire []byte
+		to := uint64(0)
+		for i, b := range plan {
+			// b: bit 0 Last, bits 1-5 payload in 2 KiB steps (0 = 1 byte),
+			// bit 6 a jump to another offset.
+			n := int(b>>1&0x1f) << 11
+			if n == 0 {
+				n = 1
+			}
+			if b&0x40 != 0 && i > 0 {
+				to = uint64(int(b)*3<<10) % size // jump somewhere else
+			}
+			if to+uint64(n) > size {
+				to = 0
+			}
+			payload := make([]byte, n)
+			for j := range payload {
+				payload[j] = byte(i*31 + j)
+				model[int(to)+j] = i*65536 + j + 1
+			}
+			wire = append(wire, fpdu(Header{Tagged: true, Last: b&1 != 0, Opcode: OpRDMAWrite, STag: m.STag(), TO: to}, nil, payload, false)...)
+			to += uint64(n)
+		}
+		recv := make([]byte, 16)
+		q.PostRecv(rdma.RecvWR{ID: 9, Buf: recv})
+		wire = append(wire, fpdu(untagged(OpSend, QNSend, 1, 0, true), nil, []byte("end"), false)...)
+		for k := 0; len(wire) > 0; k++ {
+			n := len(wire)
+			if len(cuts) > 0 {
+				n = min(n, 1+int(cuts[k%len(cuts)])*97)
+			}
+			if _, err := p.c.Write(wire[:n]); err != nil {
+				break
+			}
+			wire = wire[n:]
+		}
+		c := poll1(t, q)
+		checkGuards(t, all)
+		if c.ID != 9 || c.Err != nil || string(recv[:c.Len]) != "end" {
+			t.Fatalf("send after the writes: %+v", c)
+		}
+		for i, w := range model {
+			if w == 0 {
+				continue
+			}
+			seq, off := (w-1)/65536, (w-1)%65536
+			if region[i] != byte(seq*31+off) {
+				t.Fatalf("byte %d: %#x, the peer wrote %#x (write %d)", i, region[i], byte(seq*31+off), seq)
+			}
+		}
+	})
+}
