@@ -267,7 +267,28 @@ func TestLabServerStoppedRDMA(t *testing.T) {
 		t.Errorf("restarting ksmbd: %v", err)
 	})
 	mnt := mountRDMA(t, lab, "stopped", "")
-	fsops.ServerStopped(t, &fsops.Target{Mnt: mnt, Server: guestDisk{root: "/srv/share/stopped"}})
+	fsops.ServerStopped(t, &fsops.Target{Mnt: mnt, Server: oopsStop{guestDisk{root: "/srv/share/stopped"}, t}})
+}
+
+// oopsStop is the guest's disk for TestLabServerStoppedRDMA: when the
+// stop itself fails and the guest's log shows ksmbd's known crash while
+// being stopped, the server is neither running nor cleanly stopped (a
+// connection may be half torn down), so what the test checks cannot be
+// checked, and it is skipped with the crash named. Any other failure to
+// stop fails the test.
+type oopsStop struct {
+	guestDisk
+	t *testing.T
+}
+
+func (s oopsStop) Stop() error {
+	err := s.guestDisk.Stop()
+	if err != nil {
+		if oops := ksmbdStopOops(); oops != "" {
+			s.t.Skipf("ksmbd crashed while being stopped, its known bug (README): %s; the stop: %v", oops, err)
+		}
+	}
+	return err
 }
 
 // ksmbdStopOops returns the guest's log line of ksmbd's known crash while
