@@ -33,7 +33,7 @@ import (
 // Response) is read with ReadRun: the same readv also takes the next few
 // segments of the message where they are predicted to land, so that a
 // 1 MiB message costs about a dozen reads instead of some thirty (make
-// bench-rdma, RDMA READ 1 MiB: 34 readv per MiB before, 12 after).
+// bench-rdma, RDMA READ 1 MiB: 34 readv per MiB before, 10 after).
 type rxReader struct {
 	rc   syscall.RawConn
 	buf  []byte
