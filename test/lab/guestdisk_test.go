@@ -197,18 +197,30 @@ func (g guestDisk) Stop() error {
 // stopKsmbd stops ksmbd for sure, one step at a time, doing by hand what
 // ksmbd.control -s of ksmbd-tools 3.5.2 does at once (it has also been
 // seen to crash half way): mountd first (by the pid in its lock file),
-// waiting until it is gone, then a second's pause, then the kernel server
-// (kill_server), then nothing may listen any more. ksmbd 6.1 oopses when
-// kill_server tears its transports down while an SMB-Direct connection is
-// still going down (see TestLabServerStoppedRDMA); with ksmbd.control -s
-// that happened at the first or second stop of a freshly booted lab,
-// spaced out like this once in 15 stops.
+// waiting until it is gone, then a second's pause; then it resets every
+// SMB connection (ss -K on ports 445 and 5445, what a stopping server
+// does to them anyway) and waits until ksmbd's connection threads
+// (ksmbd:PORT, ksmbd:r5445) are gone; then the kernel server
+// (kill_server), then nothing may listen any more.
+//
+// The reset comes first because ksmbd 6.1 oopses when kill_server finds
+// a connection still there: stop_sessions shuts it down with the list
+// lock dropped, its thread frees it, and the list walk goes on through
+// freed memory (LIST_POISON in ksmbd_conn_transport_destroy; see
+// TestLabServerStoppedRDMA). With ksmbd.control -s that happened at the
+// first or second stop of a freshly booted lab; spaced out without the
+// reset, in 2 of the 7 clean-clone runs of one session.
 const stopKsmbd = `pid=$(cat /run/ksmbd.lock 2>/dev/null)
 if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
   kill "$pid"
   for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 fi
 sleep 1
+ss -K '( sport = :445 or sport = :5445 )' >/dev/null 2>&1
+for i in $(seq 1 50); do
+  ps -e -o comm= | grep -q '^ksmbd:[r0-9]' || break
+  sleep 0.2
+done
 grep -q running /sys/class/ksmbd-control/stats && echo hard >/sys/class/ksmbd-control/kill_server
 for i in $(seq 1 100); do
   ss -ltn | grep -q ':445 \|:5445 ' || exit 0
