@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/smbd3/mount.smbd3/test/benchutil"
 )
 
 // summarize turns the runs of one cell into a row: the median time of the
@@ -39,12 +41,7 @@ func (b *bench) summarize(w, who string, steps []Step) *Row {
 		}
 		return r
 	}
-	slices.Sort(secs)
-	if len(secs)%2 == 1 {
-		r.Seconds = secs[len(secs)/2]
-	} else {
-		r.Seconds = (secs[len(secs)/2-1] + secs[len(secs)/2]) / 2
-	}
+	r.Seconds = benchutil.Median(secs)
 	if w == "write" || w == "read" {
 		r.MBps = float64(b.cfg.size) / r.Seconds / 1e6
 	}
