@@ -102,7 +102,7 @@ func Mount(mountpoint string, tree *session.Tree, o Options) (*fuse.Server, erro
 			// an untar. (It still asks for security.capability before
 			// the first write to a file and before a chown: the VFS
 			// does that whatever the flags.)
-			ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV | fuse.CAP_HANDLE_KILLPRIV_V2,
+			ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV | fuse.CAP_HANDLE_KILLPRIV_V2 | fuse.CAP_DIRECT_IO_ALLOW_MMAP,
 		},
 	}
 	if o.ReadOnly {

@@ -22,6 +22,9 @@ type node struct {
 	mu      sync.Mutex
 	handles map[*handle]struct{} // open file handles, for write-behind draining
 	cached  cacheStamp           // server mtime and size when pages were last cached
+	// pagesCached: the file has been opened through the page cache, so
+	// the kernel may hold its pages (even after close, in a mapping).
+	pagesCached bool
 }
 
 type cacheStamp struct {

@@ -1,0 +1,120 @@
+package fs_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	smbfs "github.com/smbd3/mount.smbd3/fs"
+	"github.com/smbd3/mount.smbd3/test/samba"
+)
+
+// Write-only opens write around the page cache; what they write must show
+// at once through other descriptors of the same file that read through
+// the page cache, and through a mapping made before.
+func TestDirectWriteSeenByCachedReaders(t *testing.T) {
+	mnt, _ := mounted(t, samba.Options{}, smbfs.Options{})
+	p := filepath.Join(mnt, "f")
+	if err := os.WriteFile(p, bytes.Repeat([]byte("A"), 10000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	read := func(off int64, n int) string {
+		t.Helper()
+		b := make([]byte, n)
+		k, err := r.ReadAt(b, off)
+		if k == 0 && err != nil {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+		return string(b[:k])
+	}
+	if got := read(0, 4); got != "AAAA" {
+		t.Fatalf("first read %q", got)
+	}
+	mf, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := syscall.Mmap(int(mf.Fd()), 0, 10000, syscall.PROT_READ, syscall.MAP_SHARED)
+	mf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(m)
+	if string(m[:4]) != "AAAA" {
+		t.Fatalf("mapping %q", m[:4])
+	}
+
+	w, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt([]byte("BBBB"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(0, 4); got != "BBBB" {
+		t.Errorf("cached reader after a write-only write: %q, want BBBB", got)
+	}
+	if string(m[:4]) != "BBBB" {
+		t.Errorf("mapping after a write-only write: %q, want BBBB", m[:4])
+	}
+	// Across the old end of file, which sat inside a cached page.
+	if _, err := w.WriteAt([]byte("CCCCCCCC"), 9996); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(9990, 100); got != "AAAAAACCCCCCCC" {
+		t.Errorf("cached reader across the old end: %q", got)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+}
+
+// A log appended to while another descriptor follows it (tail -f), by a
+// write-only writer (around the page cache) and by a read-write one
+// (through it).
+func TestAppendFollowedByReader(t *testing.T) {
+	mnt, srv := mounted(t, samba.Options{}, smbfs.Options{})
+	for _, mode := range []int{os.O_WRONLY, os.O_RDWR} {
+		name := fmt.Sprintf("log%d", mode)
+		lp := filepath.Join(mnt, name)
+		lw, err := os.OpenFile(lp, mode|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lr, err := os.Open(lp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got []byte
+		buf := make([]byte, 100)
+		for i := range 40 {
+			line := fmt.Appendf(nil, "line %d\n", i)
+			want = append(want, line...)
+			if _, err := lw.Write(line); err != nil {
+				t.Fatal(err)
+			}
+			k, _ := lr.Read(buf)
+			got = append(got, buf[:k]...)
+		}
+		if err := lw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		lr.Close()
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: follower read %q, want %q", name, got, want)
+		}
+		disk, _ := os.ReadFile(filepath.Join(srv.Dir, name))
+		if !bytes.Equal(disk, want) {
+			t.Errorf("%s: server has %q", name, disk)
+		}
+	}
+}
