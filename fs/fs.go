@@ -4,7 +4,8 @@
 // with the attribute TTL (mount option actimeo); the page cache is used as
 // the cache mode allows: "strict" keeps cached pages only while a file is
 // unchanged on the server (checked at open: mtime and size), "loose" keeps
-// them across opens, "none" bypasses the page cache (direct I/O).
+// them across opens, "none" bypasses the page cache (direct I/O). In
+// strict and loose mode a write-only open bypasses it too (see openFlags).
 //
 // Deadlocks: no node method holds a lock while calling into the kernel
 // (notifications are sent from separate goroutines), and no server round
