@@ -84,6 +84,22 @@ func (c *call) release() {
 	}
 }
 
+// releaseWhenDone releases the call once it is done. A call whose wait was
+// canceled may still be in flight: its answer (or the channel's failure)
+// is to come, and with it the buffer to give back; releasing it now would
+// race with the read loop filling it in.
+func (c *call) releaseWhenDone() {
+	select {
+	case <-c.done:
+		c.release()
+	default:
+		go func() {
+			<-c.done
+			c.release()
+		}()
+	}
+}
+
 // conn is one channel: a transport with its own read loop, credits,
 // in-flight requests and (per session) signing key.
 type conn struct {
@@ -255,7 +271,7 @@ func (c *conn) echo() {
 	calls, err := c.send(ctx, security{}, &request{cmd: smb2.CmdEcho, body: smb2.Empty{}})
 	if err == nil {
 		c.wait(ctx, calls[0])
-		calls[0].release()
+		calls[0].releaseWhenDone()
 	}
 }
 
@@ -671,6 +687,7 @@ func (c *conn) roundTrip(ctx context.Context, sec security, r *request) (*call, 
 	}
 	cl := calls[0]
 	if err := c.wait(ctx, cl); err != nil {
+		cl.releaseWhenDone()
 		return nil, err
 	}
 	if err := statusErr(cl); err != nil {

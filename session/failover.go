@@ -139,7 +139,7 @@ func (c *conn) waitAll(ctx context.Context, calls []*call) error {
 	}
 	if werr != nil {
 		for _, cl := range calls {
-			cl.release()
+			cl.releaseWhenDone()
 		}
 	}
 	return werr
