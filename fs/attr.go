@@ -65,6 +65,8 @@ func (f *fsys) fillAttr(e *entry, a *fuse.Attr) {
 	a.Size = uint64(e.info.Size)
 	if e.link {
 		a.Size = uint64(len(e.target))
+	} else if end := f.writtenEnd(e.info.FileID); end > e.info.Size {
+		a.Size = uint64(end)
 	}
 	a.Blocks = uint64(e.info.Alloc+511) / 512
 	a.Blksize = blockSize

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	smbfs "github.com/smbd3/mount.smbd3/fs"
 	"github.com/smbd3/mount.smbd3/test/samba"
@@ -117,4 +118,74 @@ func TestAppendFollowedByReader(t *testing.T) {
 			t.Errorf("%s: server has %q", name, disk)
 		}
 	}
+}
+
+// An appending writer while other processes stat the file, with attributes
+// that expire at once: a stat or lookup that went to the server while
+// appended data was still on its way there would give the kernel a
+// smaller size, and the next append would land inside the file.
+func TestAppendWhileStatted(t *testing.T) {
+	for _, list := range []bool{false, true} {
+		t.Run(fmt.Sprintf("list=%v", list), func(t *testing.T) { appendWhileStatted(t, list) })
+	}
+}
+
+func appendWhileStatted(t *testing.T, list bool) {
+	mnt, srv := mounted(t, samba.Options{}, smbfs.Options{AttrTTL: time.Millisecond})
+	p := filepath.Join(mnt, "log")
+	w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if list {
+				// ls -l: attributes come with the listing (readdirplus).
+				ents, _ := os.ReadDir(mnt)
+				for _, e := range ents {
+					e.Info()
+				}
+			} else {
+				os.Stat(p)
+			}
+		}
+	}()
+	var want []byte
+	for i := range 300 {
+		line := bytes.Repeat(fmt.Appendf(nil, "%d ", i), 200)
+		line = append(line, '\n')
+		want = append(want, line...)
+		if _, err := w.Write(line); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 49 {
+			time.Sleep(5 * time.Millisecond) // the attributes expire
+		}
+	}
+	close(stop)
+	<-done
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	disk, _ := os.ReadFile(filepath.Join(srv.Dir, "log"))
+	if !bytes.Equal(disk, want) {
+		t.Errorf("server has %d bytes, want %d (first difference at %d)", len(disk), len(want), firstDiff(disk, want))
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }

@@ -56,6 +56,12 @@ func newHandle(n *node, f *session.File, flags, openFlags uint32) *handle {
 	if n.handles == nil {
 		n.handles = make(map[*handle]struct{})
 	}
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		if flags&syscall.O_TRUNC != 0 || !n.writingLocked() {
+			n.wend = 0 // truncated, or the server's size holds until this writer writes
+		}
+		n.fsys.writers(n, true)
+	}
 	n.handles[h] = struct{}{}
 	n.mu.Unlock()
 	return h
@@ -77,6 +83,22 @@ func (n *node) drain() syscall.Errno {
 		}
 	}
 	return first
+}
+
+// settle waits until no write of the node's handles is gathered or in
+// flight, leaving their errors to be reported through them.
+func (n *node) settle() {
+	n.mu.Lock()
+	hs := make([]*handle, 0, len(n.handles))
+	for h := range n.handles {
+		hs = append(hs, h)
+	}
+	n.mu.Unlock()
+	for _, h := range hs {
+		h.mu.Lock()
+		h.settleLocked(0, -1)
+		h.mu.Unlock()
+	}
 }
 
 // wait blocks until no write overlapping [off, end) is in flight (end < 0:
@@ -312,6 +334,7 @@ func (n *node) hasCachedPages() bool {
 
 func (h *handle) write(data []byte, off int64) (uint32, syscall.Errno) {
 	h.n.dropReadahead()
+	h.n.wrote(off + int64(len(data)))
 	h.n.fsys.wrote(h.n.spath(), off+int64(len(data)))
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -497,6 +520,10 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	err := h.wait(0, -1)
 	h.n.mu.Lock()
 	delete(h.n.handles, h)
+	if !h.n.writingLocked() {
+		h.n.wend = 0 // everything written is on the server
+		h.n.fsys.writers(h.n, false)
+	}
 	h.n.mu.Unlock()
 	h.mu.Lock()
 	h.closed = true

@@ -25,6 +25,12 @@ type node struct {
 	// pagesCached: the file has been opened through the page cache, so
 	// the kernel may hold its pages (even after close, in a mapping).
 	pagesCached bool
+	// wend is the end of what the open handles wrote since the file was
+	// last truncated through this client. While a handle is open for
+	// writing, the size given to the kernel is at least wend: the server
+	// may not have all of it yet (write-behind), and a smaller size would
+	// send the next O_APPEND write into the file's data.
+	wend int64
 }
 
 type cacheStamp struct {
@@ -56,6 +62,30 @@ func (n *node) newChild(ctx context.Context, e *entry, out *fuse.EntryOut) *fs.I
 	n.timeouts(out)
 	st := fs.StableAttr{Mode: e.mode(&n.fsys.o) & syscall.S_IFMT, Ino: e.info.FileID}
 	return n.NewInode(ctx, &node{fsys: n.fsys}, st)
+}
+
+// writingLocked reports a handle open for writing.
+func (n *node) writingLocked() bool {
+	for h := range n.handles {
+		if h.flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+			return true
+		}
+	}
+	return false
+}
+
+// wrote records data written through a handle up to end.
+func (n *node) wrote(end int64) {
+	n.mu.Lock()
+	n.wend = max(n.wend, end)
+	n.mu.Unlock()
+}
+
+// truncated records that the file now ends at size.
+func (n *node) truncated(size int64) {
+	n.mu.Lock()
+	n.wend = size
+	n.mu.Unlock()
 }
 
 // statChild makes the inode for a path just created, asking the server for
@@ -103,9 +133,9 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 		out.SetTimeout(n.fsys.o.AttrTTL)
 		return 0
 	}
-	if err := n.drain(); err != 0 {
-		return err
-	}
+	// Writes on their way to the server first, so the size is right; their
+	// errors are for the writer's next write, flush or fsync to report.
+	n.settle()
 	var e entry
 	var errno syscall.Errno
 	if h, ok := fh.(*handle); ok {
@@ -198,6 +228,9 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 			n.fsys.changed(p)
 			return toErrno(err)
 		}
+		if a.Size != nil {
+			n.truncated(*a.Size)
+		}
 		e := entry{info: info}
 		if old, ok := n.fsys.fromListingAny(p); ok {
 			e.link, e.target = old.link, old.target
@@ -210,6 +243,9 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	if err != nil {
 		n.fsys.changed(p)
 		return toErrno(err)
+	}
+	if a.Size != nil {
+		n.truncated(*a.Size)
 	}
 	// Apply the change to the cached attributes rather than asking again.
 	if e, ok := n.fsys.attrs.Get(p); ok {

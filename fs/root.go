@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +23,9 @@ type fsys struct {
 	attrs *cache.AttrCache[entry]
 	dirs  *cache.DirCache[entry]
 	ahead dirAheadState
+
+	wmu     sync.Mutex
+	writing map[uint64]*node // by file ID: nodes with handles open for writing
 }
 
 func newFS(tree *session.Tree, o Options) *fsys {
@@ -36,6 +40,43 @@ func newFS(tree *session.Tree, o Options) *fsys {
 }
 
 func (f *fsys) root() *node { return &node{fsys: f} }
+
+// writtenEnd is the end of what handles open for writing on the file with
+// this ID wrote through this client since its last truncation here (see
+// node.wend), or 0. Attributes given to the kernel, wherever they come
+// from (a lookup, a listing, a stat, all possibly answered by the server
+// before write-behind data reached it), say at least that size.
+func (f *fsys) writtenEnd(id uint64) int64 {
+	if id == 0 {
+		return 0
+	}
+	f.wmu.Lock()
+	n := f.writing[id]
+	f.wmu.Unlock()
+	if n == nil {
+		return 0
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.wend
+}
+
+// writers records whether n has a handle open for writing (called with
+// n.mu held).
+func (f *fsys) writers(n *node, open bool) {
+	id := n.StableAttr().Ino
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	switch {
+	case open:
+		if f.writing == nil {
+			f.writing = make(map[uint64]*node)
+		}
+		f.writing[id] = n
+	case f.writing[id] == n:
+		delete(f.writing, id)
+	}
+}
 
 // sharePath turns a mount-relative path into the share-relative path.
 func (f *fsys) sharePath(p string) string {
