@@ -189,3 +189,48 @@ func firstDiff(a, b []byte) int {
 	}
 	return min(len(a), len(b))
 }
+
+// A read that ends before data another descriptor wrote further on comes
+// back short from the server while that data is on its way there; the
+// kernel takes a short read for the end of the file, so the data must be
+// on the server first, or the kernel's size shrinks and a read or an
+// append beyond loses it.
+func TestReadShortOfPendingWrite(t *testing.T) {
+	mnt, _ := mounted(t, samba.Options{}, smbfs.Options{})
+	p := filepath.Join(mnt, "f")
+	if err := os.WriteFile(p, bytes.Repeat([]byte("a"), 4500), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []int{os.O_WRONLY, os.O_RDWR} {
+		w, err := os.OpenFile(p, mode, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.WriteAt(bytes.Repeat([]byte("x"), 100), 9000); err != nil {
+			t.Fatal(err)
+		}
+		rd := r
+		if mode == os.O_RDWR {
+			rd = w // the writer reads short of its own pending write
+		}
+		buf := make([]byte, 4096)
+		if n, _ := rd.ReadAt(buf, 4096); n != 4096 {
+			t.Errorf("mode %d: read %d bytes at 4096, want 4096 (the file is 9100 bytes)", mode, n)
+		}
+		if n, _ := r.ReadAt(buf, 9000); n != 100 || buf[0] != 'x' {
+			t.Errorf("mode %d: read %d bytes at 9000, want the 100 written", mode, n)
+		}
+		if fi, err := r.Stat(); err != nil || fi.Size() != 9100 {
+			t.Errorf("mode %d: size %v (%v), want 9100", mode, fi.Size(), err)
+		}
+		w.Close()
+		r.Close()
+		if err := os.Truncate(p, 4500); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"sync"
 	"syscall"
 	"time"
@@ -293,10 +294,13 @@ var _ = (fs.FileReader)((*handle)(nil))
 // Read reads from the server into the kernel's buffer.
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	if err := h.wait(off, off+int64(len(dest))); err != 0 {
+	// Writes from off on, not only those the read overlaps: the server's
+	// answer to a read that ends before data still on its way there is
+	// short, and the kernel takes a short read for the end of the file.
+	if err := h.wait(off, math.MaxInt64); err != 0 {
 		return nil, err
 	}
-	h.settleOthers(off, off+int64(len(dest)))
+	h.settleOthers(off, math.MaxInt64)
 	res, err := h.read(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		if res != nil {
