@@ -234,3 +234,44 @@ func TestReadShortOfPendingWrite(t *testing.T) {
 		}
 	}
 }
+
+// Two descriptors write the same bytes one after the other: the later
+// write is what the file keeps, whichever descriptor gets its data to the
+// server first.
+func TestOverlappingWritesKeepOrder(t *testing.T) {
+	mnt, srv := mounted(t, samba.Options{}, smbfs.Options{})
+	p := filepath.Join(mnt, "f")
+	if err := os.WriteFile(p, bytes.Repeat([]byte("-"), 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []int{os.O_WRONLY, os.O_RDWR} {
+		a, err := os.OpenFile(p, mode, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.OpenFile(p, mode, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.WriteAt([]byte("aaaa"), 10); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.WriteAt([]byte("bbbb"), 10); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		disk, _ := os.ReadFile(filepath.Join(srv.Dir, "f"))
+		if string(disk[10:14]) != "bbbb" {
+			t.Errorf("mode %d: the server has %q at 10, want the later write, bbbb", mode, disk[10:14])
+		}
+		got, _ := os.ReadFile(p)
+		if string(got[10:14]) != "bbbb" {
+			t.Errorf("mode %d: the mount reads %q at 10, want bbbb", mode, got[10:14])
+		}
+	}
+}

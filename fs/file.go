@@ -23,7 +23,8 @@ import (
 const writeBehind = 32 << 20
 
 // handle is an open file. Writes are sent asynchronously (write-behind);
-// overlapping writes keep their order, and reads, fsync, flush, and
+// overlapping writes keep their order, also across the node's handles, and
+// reads (of the node's writes from their offset on), fsync, flush, and
 // setattr or getattr that need the server wait for the writes in flight
 // first.
 type handle struct {
@@ -339,6 +340,9 @@ func (n *node) hasCachedPages() bool {
 func (h *handle) write(data []byte, off int64) (uint32, syscall.Errno) {
 	h.n.dropReadahead()
 	h.n.wrote(off + int64(len(data)))
+	// What other handles wrote to these bytes before goes to the server
+	// first, or it could land after this write and undo it.
+	h.settleOthers(off, off+int64(len(data)))
 	h.n.fsys.wrote(h.n.spath(), off+int64(len(data)))
 	h.mu.Lock()
 	defer h.mu.Unlock()
