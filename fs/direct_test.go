@@ -275,3 +275,29 @@ func TestOverlappingWritesKeepOrder(t *testing.T) {
 		}
 	}
 }
+
+// fsync through one descriptor makes the file's data durable, whichever
+// descriptor wrote it.
+func TestFsyncCoversOtherDescriptors(t *testing.T) {
+	mnt, srv := mounted(t, samba.Options{}, smbfs.Options{})
+	p := filepath.Join(mnt, "f")
+	a, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := a.Write([]byte("written through a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if disk, _ := os.ReadFile(filepath.Join(srv.Dir, "f")); string(disk) != "written through a" {
+		t.Errorf("after fsync through another descriptor the server has %q", disk)
+	}
+}

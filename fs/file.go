@@ -511,12 +511,15 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 
 var _ = (fs.FileFsyncer)((*handle)(nil))
 
-// Fsync waits for the writes and asks the server to make them durable.
+// Fsync waits for the writes and asks the server to make them durable:
+// those of every handle of the file, as fsync(2) covers the file's data
+// whatever descriptor wrote it.
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	ctx = uninterrupted(ctx)
 	if err := h.wait(0, -1); err != 0 {
 		return err
 	}
+	h.settleOthers(0, -1)
 	return toErrno(h.f.Flush(ctx))
 }
 
