@@ -72,14 +72,8 @@ func newHandle(n *node, f *session.File, flags, openFlags uint32) *handle {
 // drain waits for every write in flight on the node's handles and returns
 // the first write error among them.
 func (n *node) drain() syscall.Errno {
-	n.mu.Lock()
-	hs := make([]*handle, 0, len(n.handles))
-	for h := range n.handles {
-		hs = append(hs, h)
-	}
-	n.mu.Unlock()
 	var first syscall.Errno
-	for _, h := range hs {
+	for _, h := range n.openHandles(nil) {
 		if err := h.wait(0, -1); err != 0 && first == 0 {
 			first = err
 		}
@@ -87,18 +81,29 @@ func (n *node) drain() syscall.Errno {
 	return first
 }
 
-// settle waits until no write of the node's handles is gathered or in
-// flight, leaving their errors to be reported through them.
-func (n *node) settle() {
+// openHandles returns the node's open handles but skip.
+func (n *node) openHandles(skip *handle) []*handle {
 	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, in := n.handles[skip]; in && len(n.handles) == 1 || len(n.handles) == 0 {
+		return nil
+	}
 	hs := make([]*handle, 0, len(n.handles))
 	for h := range n.handles {
-		hs = append(hs, h)
+		if h != skip {
+			hs = append(hs, h)
+		}
 	}
-	n.mu.Unlock()
-	for _, h := range hs {
+	return hs
+}
+
+// settle waits until no write of the node's handles but skip that
+// overlaps [off, end) (end < 0: any) is gathered or in flight, leaving
+// their errors to be reported through them.
+func (n *node) settle(skip *handle, off, end int64) {
+	for _, h := range n.openHandles(skip) {
 		h.mu.Lock()
-		h.settleLocked(0, -1)
+		h.settleLocked(off, end)
 		h.mu.Unlock()
 	}
 }
@@ -137,28 +142,9 @@ func (h *handle) settleLocked(off, end int64) {
 }
 
 // settleOthers waits until no write of the node's other handles that
-// overlaps [off, end) is gathered or in flight, so that a read through h
-// sees what was written through them. Their errors stay theirs to report.
-func (h *handle) settleOthers(off, end int64) {
-	n := h.n
-	n.mu.Lock()
-	if len(n.handles) < 2 {
-		n.mu.Unlock()
-		return
-	}
-	hs := make([]*handle, 0, len(n.handles)-1)
-	for o := range n.handles {
-		if o != h {
-			hs = append(hs, o)
-		}
-	}
-	n.mu.Unlock()
-	for _, o := range hs {
-		o.mu.Lock()
-		o.settleLocked(off, end)
-		o.mu.Unlock()
-	}
-}
+// overlaps [off, end) is gathered or in flight, so that what h does next
+// comes after them. Their errors stay theirs to report.
+func (h *handle) settleOthers(off, end int64) { h.n.settle(h, off, end) }
 
 func (h *handle) overlapsLocked(off, end int64) bool {
 	for _, r := range h.ranges {

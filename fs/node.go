@@ -135,7 +135,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	}
 	// Writes on their way to the server first, so the size is right; their
 	// errors are for the writer's next write, flush or fsync to report.
-	n.settle()
+	n.settle(nil, 0, -1)
 	var e entry
 	var errno syscall.Errno
 	if h, ok := fh.(*handle); ok {

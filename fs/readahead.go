@@ -77,13 +77,7 @@ func (r *readahead) dropLocked() {
 
 // dropReadahead forgets prefetched data of every handle of the node.
 func (n *node) dropReadahead() {
-	n.mu.Lock()
-	hs := make([]*handle, 0, len(n.handles))
-	for h := range n.handles {
-		hs = append(hs, h)
-	}
-	n.mu.Unlock()
-	for _, h := range hs {
+	for _, h := range n.openHandles(nil) {
 		h.mu.Lock()
 		h.ra.dropLocked()
 		h.mu.Unlock()
