@@ -301,3 +301,32 @@ func TestFsyncCoversOtherDescriptors(t *testing.T) {
 		t.Errorf("after fsync through another descriptor the server has %q", disk)
 	}
 }
+
+// An open with O_TRUNC comes after what other descriptors wrote before it:
+// their data must not reach the server after the truncation.
+func TestTruncatingOpenAfterPendingWrite(t *testing.T) {
+	mnt, srv := mounted(t, samba.Options{}, smbfs.Options{})
+	p := filepath.Join(mnt, "f")
+	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.WriteAt([]byte("written before the truncation"), 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("new"), 0o644); err != nil { // O_TRUNC
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if disk, _ := os.ReadFile(filepath.Join(srv.Dir, "f")); string(disk) != "new" {
+		t.Errorf("the server has %q, want \"new\"", disk)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "new" {
+		t.Errorf("the mount reads %q, want \"new\"", got)
+	}
+}
