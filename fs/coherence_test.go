@@ -1,10 +1,16 @@
 package fs_test
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,18 +45,9 @@ func TestDirectWriteSeenByCachedReaders(t *testing.T) {
 	if got := read(0, 4); got != "AAAA" {
 		t.Fatalf("first read %q", got)
 	}
-	mf, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := syscall.Mmap(int(mf.Fd()), 0, 10000, syscall.PROT_READ, syscall.MAP_SHARED)
-	mf.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Munmap(m)
-	if string(m[:4]) != "AAAA" {
-		t.Fatalf("mapping %q", m[:4])
+	m := mapInChild(t, p)
+	if got := m.read(4); got != "AAAA" {
+		t.Fatalf("mapping %q", got)
 	}
 
 	w, err := os.OpenFile(p, os.O_WRONLY, 0)
@@ -63,8 +60,8 @@ func TestDirectWriteSeenByCachedReaders(t *testing.T) {
 	if got := read(0, 4); got != "BBBB" {
 		t.Errorf("cached reader after a write-only write: %q, want BBBB", got)
 	}
-	if string(m[:4]) != "BBBB" {
-		t.Errorf("mapping after a write-only write: %q, want BBBB", m[:4])
+	if got := m.read(4); got != "BBBB" {
+		t.Errorf("mapping after a write-only write: %q, want BBBB", got)
 	}
 	// Across the old end of file, which sat inside a cached page.
 	if _, err := w.WriteAt([]byte("CCCCCCCC"), 9996); err != nil {
@@ -328,5 +325,83 @@ func TestTruncatingOpenAfterPendingWrite(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(p); string(got) != "new" {
 		t.Errorf("the mount reads %q, want \"new\"", got)
+	}
+}
+
+// childMapping is a shared read-only mapping of a file on the mount, held
+// by a child process (the test binary in mapHelper mode). A mapping of the
+// mount in the process that serves it can deadlock: a page fault holds the
+// address space's lock while it waits for the server, whose goroutines may
+// need that lock to grow the heap.
+type childMapping struct {
+	t   *testing.T
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func mapInChild(t *testing.T, path string) *childMapping {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMapHelper$")
+	cmd.Env = append(os.Environ(), "SMBD3_MAP_FILE="+path)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	return &childMapping{t: t, in: in, out: bufio.NewReader(out)}
+}
+
+// read returns the mapping's first n bytes.
+func (m *childMapping) read(n int) string {
+	m.t.Helper()
+	fmt.Fprintln(m.in, n)
+	for {
+		line, err := m.out.ReadString('\n')
+		if err != nil {
+			m.t.Fatalf("mapping helper: %v", err)
+		}
+		if v, ok := strings.CutPrefix(line, "MAPPED "); ok {
+			b, err := hex.DecodeString(strings.TrimSpace(v))
+			if err != nil {
+				m.t.Fatalf("mapping helper: %q", line)
+			}
+			return string(b)
+		}
+		if strings.HasPrefix(line, "MAPERR ") {
+			m.t.Fatalf("mapping helper: %s", line)
+		}
+	}
+}
+
+// TestMapHelper is the child of mapInChild: it maps SMBD3_MAP_FILE and
+// prints the first n bytes for every n read from stdin.
+func TestMapHelper(t *testing.T) {
+	p := os.Getenv("SMBD3_MAP_FILE")
+	if p == "" {
+		t.Skip("the child process of mapInChild")
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		fmt.Println("MAPERR", err)
+		return
+	}
+	fi, _ := f.Stat()
+	m, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	f.Close()
+	if err != nil {
+		fmt.Println("MAPERR", err)
+		return
+	}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		n, _ := strconv.Atoi(sc.Text())
+		fmt.Println("MAPPED", hex.EncodeToString(m[:min(n, len(m))]))
 	}
 }
