@@ -237,6 +237,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	n.fsys.attrs.Update(p, entry{info: info})
 	if flags&syscall.O_TRUNC != 0 {
 		n.fsys.changed(p)
+		n.dropReadahead()
 	}
 	of := n.openFlags(&info, flags)
 	return newHandle(n, f, flags, of), of, 0
@@ -281,14 +282,19 @@ var _ = (fs.FileReader)((*handle)(nil))
 // Read reads from the server into the kernel's buffer.
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	ctx = uninterrupted(ctx)
+	gen := h.n.wgen.Load()
 	// Writes from off on, not only those the read overlaps: the server's
 	// answer to a read that ends before data still on its way there is
 	// short, and the kernel takes a short read for the end of the file.
-	if err := h.wait(off, math.MaxInt64); err != 0 {
+	// From the start of off's read-ahead chunk on, in fact: the read may
+	// fetch that chunk, and later reads answered from it must find what
+	// was written before them (see handle.read).
+	from := off - off%raChunk
+	if err := h.wait(from, math.MaxInt64); err != 0 {
 		return nil, err
 	}
-	h.settleOthers(off, math.MaxInt64)
-	res, err := h.read(ctx, dest, off)
+	h.settleOthers(from, math.MaxInt64)
+	res, err := h.read(ctx, dest, off, gen)
 	if err != nil && !errors.Is(err, io.EOF) {
 		if res != nil {
 			res.Done()
@@ -307,6 +313,7 @@ var _ = (fs.FileWriter)((*handle)(nil))
 // setattr, close). At most writeBehind bytes are in flight.
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	n, errno := h.write(data, off)
+	h.n.wgen.Add(1) // after the data is queued (see handle.read)
 	if errno == 0 && h.direct && h.n.hasCachedPages() {
 		// Drop the range from the page cache that other handles read
 		// through; their next read comes here and finds the data

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +32,9 @@ type node struct {
 	// may not have all of it yet (write-behind), and a smaller size would
 	// send the next O_APPEND write into the file's data.
 	wend int64
+	// wgen counts writes and truncations once they are queued or done;
+	// read-ahead chunks made before a change are not used after it.
+	wgen atomic.Uint64
 }
 
 type cacheStamp struct {
@@ -86,6 +90,7 @@ func (n *node) truncated(size int64) {
 	n.mu.Lock()
 	n.wend = size
 	n.mu.Unlock()
+	n.wgen.Add(1)
 }
 
 // statChild makes the inode for a path just created, asking the server for
@@ -176,6 +181,7 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	if sz, ok := in.GetSize(); ok {
 		s := int64(sz)
 		a.Size = &s
+		n.dropReadahead() // prefetched data may lie past the new end
 	}
 	if t, ok := in.GetMTime(); ok {
 		a.Modified = t

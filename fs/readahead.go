@@ -35,6 +35,7 @@ const (
 )
 
 type raBuf struct {
+	gen  uint64 // the node's write generation when the read that made it began
 	off  int64
 	buf  []byte
 	n    int
@@ -97,10 +98,20 @@ func (r *chunkResult) Done()                              { r.c.unref() }
 
 // read serves a read from prefetched chunks when the handle is read
 // sequentially, and straight from the server otherwise.
-func (h *handle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, error) {
+//
+// gen is the node's write generation (node.wgen) when the read began,
+// before it waited for pending writes: chunks made by an earlier read may
+// miss data a write queued after that read had waited, and are dropped.
+func (h *handle) read(ctx context.Context, dest []byte, off int64, gen uint64) (fuse.ReadResult, error) {
 	end := off + int64(len(dest))
 	h.mu.Lock()
 	ra := &h.ra
+	for _, c := range ra.chunks {
+		if c.gen != gen {
+			ra.dropLocked()
+			break
+		}
+	}
 	if d := off - ra.lastEnd; d >= -raSlack && d <= raSlack {
 		ra.seq++
 	} else {
@@ -133,7 +144,7 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		next = ra.chunks[len(ra.chunks)-1].off + raChunk
 	}
 	for next < end+raDepth*raChunk {
-		c := &raBuf{off: next, buf: bufpool.Get(raChunk), done: make(chan struct{})}
+		c := &raBuf{gen: gen, off: next, buf: bufpool.Get(raChunk), done: make(chan struct{})}
 		c.refs.Store(2) // the window and the fetch
 		ra.chunks = append(ra.chunks, c)
 		next += raChunk

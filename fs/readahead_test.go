@@ -75,7 +75,7 @@ func TestReadaheadOutOfOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			dest := make([]byte, req)
-			res, err := h.read(ctx, dest, off)
+			res, err := h.read(ctx, dest, off, 0)
 			if err != nil {
 				errs <- err
 				return

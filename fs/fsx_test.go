@@ -1,0 +1,194 @@
+package fs_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	smbfs "github.com/smbd3/mount.smbd3/fs"
+	"github.com/smbd3/mount.smbd3/test/samba"
+)
+
+// TestRandomOps is a small fsx: random writes, reads, truncations, appends
+// and reopenings of one file through several descriptors at once (read-
+// write, write-only, append, read-only, and a mapping), checked against a
+// model of the file after every read, and against the server's disk at the
+// end. Write-behind, read-ahead, the page cache and the attribute caches
+// all meet here.
+func TestRandomOps(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { randomOps(t, seed, 1500) })
+	}
+}
+
+func randomOps(t *testing.T, seed uint64, ops int) {
+	mnt, srvDir := os.Getenv("SMBD3_FSX_MNT"), os.Getenv("SMBD3_FSX_SRV")
+	if mnt == "" {
+		m, srv := mounted(t, samba.Options{}, smbfs.Options{})
+		mnt, srvDir = m, srv.Dir
+	}
+	p := filepath.Join(mnt, "fsx")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0))
+	var model []byte
+	const maxSize = 3 << 20
+	modes := []int{os.O_RDWR, os.O_WRONLY, os.O_WRONLY | os.O_APPEND, os.O_RDONLY}
+	fds := make([]*os.File, len(modes))
+	open := func(i int) {
+		f, err := os.OpenFile(p, modes[i], 0)
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		fds[i] = f
+	}
+	for i := range fds {
+		open(i)
+	}
+	defer func() {
+		for _, f := range fds {
+			f.Close()
+		}
+	}()
+	size := func() int {
+		// Sizes up to a few MiB, mostly small, to cross pages, the
+		// read-ahead chunk and the gathered writes' bounds.
+		switch rng.IntN(4) {
+		case 0:
+			return 1 + rng.IntN(100)
+		case 1:
+			return 1 + rng.IntN(8192)
+		case 2:
+			return 1 + rng.IntN(200<<10)
+		}
+		return 1 + rng.IntN(1<<20)
+	}
+	offset := func(n int) int {
+		if len(model) > 0 && rng.IntN(3) > 0 {
+			return max(0, min(rng.IntN(len(model)+8192), maxSize-n))
+		}
+		return rng.IntN(maxSize - n)
+	}
+	type logged struct {
+		i      int
+		what   string
+		off, n int
+	}
+	var history []logged
+	note := func(i int, what string, off, n int) { history = append(history, logged{i, what, off, n}) }
+	check := func(op string, got []byte, off int) {
+		t.Helper()
+		want := []byte{}
+		if off < len(model) {
+			want = model[off:min(len(model), off+len(got))]
+		}
+		if !bytes.Equal(got, want) {
+			i := 0
+			for i < min(len(got), len(want)) && got[i] == want[i] {
+				i++
+			}
+			if i == min(len(got), len(want)) {
+				t.Fatalf("%s at %d: read %d bytes, want %d", op, off, len(got), len(want))
+			}
+			at := off + i
+			for _, h := range history {
+				if h.what == "truncate" || strings.HasPrefix(h.what, "reopen") || (h.off <= at && at < h.off+h.n) {
+					t.Logf("op %d: %s [%d, %d)", h.i, h.what, h.off, h.off+h.n)
+				}
+			}
+			t.Fatalf("%s at %d: read %d bytes, want %d; first difference at %d (got %d, want %d)", op, off, len(got), len(want), at, got[i], want[i])
+		}
+	}
+	for i := 0; i < ops; i++ {
+		switch op := rng.IntN(10); {
+		case op < 3: // pwrite through a read-write or write-only descriptor
+			fd := fds[rng.IntN(2)]
+			n := size()
+			off := offset(n)
+			data := make([]byte, n)
+			for j := range data {
+				data[j] = byte(rng.Uint32())
+			}
+			if _, err := fd.WriteAt(data, int64(off)); err != nil {
+				t.Fatalf("op %d: write %d at %d: %v", i, n, off, err)
+			}
+			if off+n > len(model) {
+				model = append(model, make([]byte, off+n-len(model))...)
+			}
+			copy(model[off:], data)
+			note(i, fmt.Sprintf("pwrite fd %d", map[*os.File]int{fds[0]: 0, fds[1]: 1}[fd]), off, n)
+		case op < 4: // append
+			n := size()
+			if len(model)+n > maxSize {
+				continue
+			}
+			data := bytes.Repeat([]byte{byte('a' + i%26)}, n)
+			if _, err := fds[2].Write(data); err != nil {
+				t.Fatalf("op %d: append %d: %v", i, n, err)
+			}
+			note(i, "append", len(model), n)
+			model = append(model, data...)
+		case op < 7: // pread through the read-write or read-only descriptor
+			which := []int{0, 3}[rng.IntN(2)]
+			fd := fds[which]
+			n := size()
+			off := offset(n)
+			note(i, fmt.Sprintf("pread fd %d", which), off, n)
+			buf := make([]byte, n)
+			k, err := fd.ReadAt(buf, int64(off))
+			if err != nil && k == n {
+				t.Fatalf("op %d: read: %v", i, err)
+			}
+			check(fmt.Sprintf("op %d: pread %d", i, n), buf[:k], off)
+		case op < 8: // read the whole file through a fresh descriptor
+			note(i, "whole read", 0, len(model))
+			got, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatalf("op %d: read file: %v", i, err)
+			}
+			check(fmt.Sprintf("op %d: whole file", i), got, 0)
+			if len(got) != len(model) {
+				t.Fatalf("op %d: whole file has %d bytes, want %d", i, len(got), len(model))
+			}
+		case op < 9: // truncate, through the read-write descriptor
+			n := rng.IntN(len(model) + 100000)
+			if err := fds[0].Truncate(int64(n)); err != nil {
+				t.Fatalf("op %d: truncate %d: %v", i, n, err)
+			}
+			note(i, "truncate", n, 0)
+			if n < len(model) {
+				model = model[:n]
+			} else {
+				model = append(model, make([]byte, n-len(model))...)
+			}
+		default: // close and reopen one descriptor
+			j := rng.IntN(len(fds))
+			if err := fds[j].Close(); err != nil {
+				t.Fatalf("op %d: close: %v", i, err)
+			}
+			open(j)
+			note(i, fmt.Sprintf("reopen %d", j), 0, 0)
+		}
+		if fi, err := fds[3].Stat(); err != nil || fi.Size() != int64(len(model)) {
+			t.Fatalf("op %d: size %d (%v), want %d", i, fi.Size(), err, len(model))
+		}
+	}
+	for _, f := range fds {
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fds = nil
+	disk, err := os.ReadFile(filepath.Join(srvDir, "fsx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(disk, model) {
+		t.Errorf("the server's file (%d bytes) differs from the model (%d bytes)", len(disk), len(model))
+	}
+}
