@@ -20,15 +20,20 @@ import (
 // end. Write-behind, read-ahead, the page cache and the attribute caches
 // all meet here.
 func TestRandomOps(t *testing.T) {
-	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { randomOps(t, seed, 1500) })
+	for _, cache := range []string{"strict", "loose", "none"} {
+		for _, seed := range []uint64{1, 2} {
+			t.Run(fmt.Sprintf("cache=%s/seed=%d", cache, seed), func(t *testing.T) { randomOps(t, cache, seed, 1500) })
+		}
 	}
 }
 
-func randomOps(t *testing.T, seed uint64, ops int) {
+// randomOps runs ops random operations on a mount of its own, or on the
+// mount SMBD3_FSX_MNT whose share is in SMBD3_FSX_SRV (to run them against
+// the mount.smbd3 binary).
+func randomOps(t *testing.T, cache string, seed uint64, ops int) {
 	mnt, srvDir := os.Getenv("SMBD3_FSX_MNT"), os.Getenv("SMBD3_FSX_SRV")
 	if mnt == "" {
-		m, srv := mounted(t, samba.Options{}, smbfs.Options{})
+		m, srv := mounted(t, samba.Options{}, smbfs.Options{Cache: cache})
 		mnt, srvDir = m, srv.Dir
 	}
 	p := filepath.Join(mnt, "fsx")
