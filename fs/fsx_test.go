@@ -197,3 +197,119 @@ func randomOps(t *testing.T, cache string, seed uint64, ops int) {
 		t.Errorf("the server's file (%d bytes) differs from the model (%d bytes)", len(disk), len(model))
 	}
 }
+
+// TestConcurrentRegions runs writers and readers at once: each goroutine
+// owns a region of one file and writes and reads it at random through
+// descriptors of its own (read-write, write-only and read-only), checking
+// every read against its model of the region, while another goroutine
+// stats and lists the directory. The file's final content is checked
+// against the server's disk.
+//
+// It fails about once in 12 to 35 runs (2026-12-02): two overlapping writes
+// one worker made one after the other, through its read-write descriptor
+// (page cache) and then its write-only one (direct), reach the server's
+// disk in the wrong order: the older data is left in the overlap. Seen
+// with the daemon's read-ahead on and off. The
+// cause is not found yet, so it runs only with SMBD3_KNOWN_RACES=1
+// (SMBD3_TRACE=1 prints every write).
+func TestConcurrentRegions(t *testing.T) {
+	if os.Getenv("SMBD3_KNOWN_RACES") == "" {
+		t.Skip("known race, not fixed yet: set SMBD3_KNOWN_RACES=1 to run")
+	}
+	mnt, srv := mounted(t, samba.Options{}, smbfs.Options{})
+	p := filepath.Join(mnt, "regions")
+	const workers, region, ops = 4, 512 << 10, 300
+	if err := os.WriteFile(p, make([]byte, workers*region), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.Stat(p)
+			if ents, err := os.ReadDir(mnt); err == nil {
+				for _, e := range ents {
+					e.Info()
+				}
+			}
+		}
+	}()
+	models := make([][]byte, workers)
+	errs := make(chan error, workers)
+	for w := range workers {
+		models[w] = make([]byte, region)
+		go func() {
+			errs <- func() error {
+				rng := rand.New(rand.NewPCG(uint64(w), 7))
+				base := int64(w * region)
+				var fds [3]*os.File
+				for i, mode := range []int{os.O_RDWR, os.O_WRONLY, os.O_RDONLY} {
+					f, err := os.OpenFile(p, mode, 0)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					fds[i] = f
+				}
+				m := models[w]
+				for i := range ops {
+					n := 1 + rng.IntN(64<<10)
+					off := rng.IntN(region - n)
+					if rng.IntN(2) == 0 {
+						data := make([]byte, n)
+						for j := range data {
+							data[j] = byte(rng.Uint32())
+						}
+						which := rng.IntN(2)
+						if _, err := fds[which].WriteAt(data, base+int64(off)); err != nil {
+							return fmt.Errorf("worker %d op %d: write: %v", w, i, err)
+						}
+						copy(m[off:], data)
+						if os.Getenv("SMBD3_TRACE") != "" {
+							fmt.Printf("TRACE worker %d op %d fd %d write [%d, %d)\n", w, i, which, base+int64(off), base+int64(off+n))
+						}
+						continue
+					}
+					buf := make([]byte, n)
+					fd := fds[[]int{0, 2}[rng.IntN(2)]]
+					if k, err := fd.ReadAt(buf, base+int64(off)); k != n {
+						return fmt.Errorf("worker %d op %d: read %d of %d bytes: %v", w, i, k, n, err)
+					}
+					if !bytes.Equal(buf, m[off:off+n]) {
+						return fmt.Errorf("worker %d op %d: read at %d: wrong data", w, i, off)
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	<-watched
+	disk, err := os.ReadFile(filepath.Join(srv.Dir, "regions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := bytes.Join(models, nil); !bytes.Equal(disk, want) {
+		first, last := -1, -1
+		for i := range min(len(disk), len(want)) {
+			if disk[i] != want[i] {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		t.Errorf("the server's file (%d bytes) differs from the regions' models in [%d, %d]", len(disk), first, last)
+	}
+}

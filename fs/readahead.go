@@ -100,14 +100,16 @@ func (r *chunkResult) Done()                              { r.c.unref() }
 // sequentially, and straight from the server otherwise.
 //
 // gen is the node's write generation (node.wgen) when the read began,
-// before it waited for pending writes: chunks made by an earlier read may
-// miss data a write queued after that read had waited, and are dropped.
+// before it waited for pending writes: chunks made by a read that began
+// earlier may miss data a write queued after that read had waited, and are
+// dropped, also when that read, running at the same time, adds them after
+// this one has looked.
 func (h *handle) read(ctx context.Context, dest []byte, off int64, gen uint64) (fuse.ReadResult, error) {
 	end := off + int64(len(dest))
 	h.mu.Lock()
 	ra := &h.ra
 	for _, c := range ra.chunks {
-		if c.gen != gen {
+		if c.gen < gen {
 			ra.dropLocked()
 			break
 		}
@@ -155,11 +157,24 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64, gen uint64) (
 		}()
 	}
 	var chunks []*raBuf
+	stale := false
 	for _, c := range ra.chunks {
 		if c.off < end && off < c.off+raChunk {
+			stale = stale || c.gen < gen
 			c.refs.Add(1)
 			chunks = append(chunks, c)
 		}
+	}
+	if stale {
+		// A read that began before ours made these chunks after our
+		// check above, and a write came between the two.
+		for _, c := range chunks {
+			c.unref()
+		}
+		ra.dropLocked()
+		h.mu.Unlock()
+		n, err := h.f.ReadAt(ctx, dest, off)
+		return fuse.ReadResultData(dest[:n]), err
 	}
 	h.mu.Unlock()
 	defer func() {
