@@ -37,6 +37,8 @@ type handle struct {
 	cond      sync.Cond
 	inflight  int64            // bytes being written
 	ranges    []writeRange     // in-flight writes
+	queued    []writeRange     // taken from wbuf, waiting in sendLocked to be sent
+	nextSeq   uint64           // orders queued
 	streaming bool             // contiguous writes seen: gather into coalesceMax buffers
 	times     *session.SetAttr // times set through the handle, not yet sent
 	attrBusy  int              // setting them in progress (wait)
@@ -49,7 +51,10 @@ type handle struct {
 	closed    bool
 }
 
-type writeRange struct{ off, end int64 }
+type writeRange struct {
+	off, end int64
+	seq      uint64
+}
 
 func newHandle(n *node, f *session.File, flags, openFlags uint32) *handle {
 	h := &handle{n: n, f: f, flags: flags, direct: openFlags&fuse.FOPEN_DIRECT_IO != 0}
@@ -146,9 +151,26 @@ func (h *handle) settleLocked(off, end int64) {
 // comes after them. Their errors stay theirs to report.
 func (h *handle) settleOthers(off, end int64) { h.n.settle(h, off, end) }
 
+// overlapsLocked reports a write overlapping [off, end) (end < 0: any)
+// in flight or about to be sent.
 func (h *handle) overlapsLocked(off, end int64) bool {
-	for _, r := range h.ranges {
+	return overlapping(h.ranges, off, end) || overlapping(h.queued, off, end)
+}
+
+func overlapping(rs []writeRange, off, end int64) bool {
+	for _, r := range rs {
 		if end < 0 || (r.off < end && off < r.end) {
+			return true
+		}
+	}
+	return false
+}
+
+// queuedBeforeLocked reports a write overlapping r taken from wbuf before r
+// and not sent yet.
+func (h *handle) queuedBeforeLocked(r writeRange) bool {
+	for _, q := range h.queued {
+		if q.seq < r.seq && q.off < r.end && r.off < q.end {
 			return true
 		}
 	}
@@ -457,9 +479,21 @@ func (h *handle) sendLocked(last bool) {
 	}
 	buf, off := h.wbuf, h.woff
 	h.wbuf = nil
-	r := writeRange{off, off + int64(len(buf))}
-	for h.overlapsLocked(r.off, r.end) || (h.inflight > 0 && h.inflight+int64(len(buf)) > writeBehind) {
+	// While it waits (h.mu released), the write is in queued: whoever
+	// settles the range waits for it too, and a later overlapping send of
+	// this handle goes after it.
+	r := writeRange{off: off, end: off + int64(len(buf)), seq: h.nextSeq}
+	h.nextSeq++
+	h.queued = append(h.queued, r)
+	for overlapping(h.ranges, r.off, r.end) || h.queuedBeforeLocked(r) ||
+		(h.inflight > 0 && h.inflight+int64(len(buf)) > writeBehind) {
 		h.cond.Wait()
+	}
+	for i, q := range h.queued {
+		if q == r {
+			h.queued = append(h.queued[:i], h.queued[i+1:]...)
+			break
+		}
 	}
 	var times *session.SetAttr
 	if last && h.times != nil && len(buf) <= compoundWrite {

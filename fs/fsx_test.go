@@ -205,17 +205,11 @@ func randomOps(t *testing.T, cache string, seed uint64, ops int) {
 // stats and lists the directory. The file's final content is checked
 // against the server's disk.
 //
-// It fails about once in 12 to 35 runs (2026-12-02): two overlapping writes
-// one worker made one after the other, through its read-write descriptor
-// (page cache) and then its write-only one (direct), reach the server's
-// disk in the wrong order: the older data is left in the overlap. Seen
-// with the daemon's read-ahead on and off. The
-// cause is not found yet, so it runs only with SMBD3_KNOWN_RACES=1
-// (SMBD3_TRACE=1 prints every write).
+// It found a handle's gathered write waiting, unregistered, to be sent
+// after an overlapping one in flight, unseen by a later write through
+// another descriptor, which then reached the disk first (SMBD3_TRACE=1
+// prints every write).
 func TestConcurrentRegions(t *testing.T) {
-	if os.Getenv("SMBD3_KNOWN_RACES") == "" {
-		t.Skip("known race, not fixed yet: set SMBD3_KNOWN_RACES=1 to run")
-	}
 	mnt, srv := mounted(t, samba.Options{}, smbfs.Options{})
 	p := filepath.Join(mnt, "regions")
 	const workers, region, ops = 4, 512 << 10, 300
