@@ -405,3 +405,16 @@ func TestMapHelper(t *testing.T) {
 		fmt.Println("MAPPED", hex.EncodeToString(m[:min(n, len(m))]))
 	}
 }
+
+// With cache=none (direct I/O) a file can still be mapped shared
+// (CAP_DIRECT_IO_ALLOW_MMAP), and the mapping shows the file.
+func TestSharedMapWithoutPageCache(t *testing.T) {
+	mnt, _ := mounted(t, samba.Options{}, smbfs.Options{Cache: "none"})
+	p := filepath.Join(mnt, "f")
+	if err := os.WriteFile(p, []byte("mapped through direct I/O"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := mapInChild(t, p).read(6); got != "mapped" {
+		t.Errorf("mapping reads %q", got)
+	}
+}
