@@ -93,6 +93,11 @@ func Mount(mountpoint string, tree *session.Tree, o Options) (*fuse.Server, erro
 			Debug:         o.Debug,
 			Options:       o.MountOptions,
 			DirectMount:   true,
+			// Replies come from memory, never from a file descriptor:
+			// go-fuse would otherwise try to splice every read reply,
+			// writing its header into a pipe (and failing, with a log
+			// line, for 1 MiB replies) before falling back to writev.
+			DisableSplice: true,
 			EnableLocks:   true,
 			// Clearing set-user-ID bits and security.capability on
 			// write, truncate and chown is ours to do, and there is

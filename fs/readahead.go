@@ -86,12 +86,15 @@ func (n *node) dropReadahead() {
 }
 
 // chunkResult is a read answered straight from a chunk; go-fuse calls Done
-// once the reply is written, which gives the chunk back.
+// once the reply is written, which gives the chunk back. Slices makes
+// go-fuse write the reply from the chunk and call Done only after that
+// (without it, with splice disabled, Done comes before the write).
 type chunkResult struct {
 	c    *raBuf
 	data []byte
 }
 
+func (r *chunkResult) Slices() ([][]byte, fuse.Status)    { return [][]byte{r.data}, fuse.OK }
 func (r *chunkResult) Bytes([]byte) ([]byte, fuse.Status) { return r.data, fuse.OK }
 func (r *chunkResult) Size() int                          { return len(r.data) }
 func (r *chunkResult) Done()                              { r.c.unref() }
