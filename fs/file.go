@@ -198,6 +198,17 @@ func accessFor(flags uint32) uint32 {
 // write, so handle.Write invalidates the written range once the node has
 // had a cached open (pagesCached), and reads wait for the writes of the
 // node's other handles (settleOthers).
+//
+// In strict mode a read-only open of a large file (Options.DirectReadMin)
+// reads around the page cache too, unless the kernel holds valid pages of
+// it. Such files are mostly streamed once (cp, media, archives), and on a
+// busy machine the page cache costs a sequential reader a third of its
+// speed: the kernel copies each page twice (our reply into the page, the
+// page to the reader) and allocates, charges and later reclaims it, while
+// the reader evicts pages that were worth keeping. The handle's own
+// read-ahead (readahead.go) still streams large requests from the server
+// ahead of the reader; mappings of the file still go through the page
+// cache (CAP_DIRECT_IO_ALLOW_MMAP), hence pagesCached.
 func (n *node) openFlags(info *session.FileInfo, flags uint32) uint32 {
 	if n.fsys.o.Cache == "none" {
 		return fuse.FOPEN_DIRECT_IO
@@ -218,6 +229,13 @@ func (n *node) openFlags(info *session.FileInfo, flags uint32) uint32 {
 	n.cached = stamp
 	if keep {
 		return fuse.FOPEN_KEEP_CACHE | direct
+	}
+	if flags&syscall.O_ACCMODE == syscall.O_RDONLY && n.fsys.o.DirectReadMin > 0 && info.Size >= n.fsys.o.DirectReadMin {
+		// Not cached: the pages are dropped at this open (no
+		// FOPEN_KEEP_CACHE), and n.cached is no longer a promise, so
+		// the next cached open drops whatever a mapping read in since.
+		n.cached = cacheStamp{}
+		return fuse.FOPEN_DIRECT_IO
 	}
 	return direct
 }

@@ -47,8 +47,12 @@ type Options struct {
 	FsName     string // shown in /proc/mounts, e.g. //server/share
 	Subdir     string // share-relative directory to mount instead of the root
 	MaxWrite   int    // largest FUSE write (default 1 MiB)
-	Debug      bool   // FUSE protocol trace
-	Logger     *slog.Logger
+	// DirectReadMin: in strict mode, a read-only open of a file of at
+	// least this many bytes reads around the page cache (see openFlags).
+	// 0 means DefaultDirectReadMin; negative, never.
+	DirectReadMin int64
+	Debug         bool // FUSE protocol trace
+	Logger        *slog.Logger
 	// MountOptions are extra options for the kernel mount (e.g. "default_permissions").
 	MountOptions []string
 }
@@ -66,10 +70,17 @@ func (o *Options) defaults() {
 	if o.MaxWrite == 0 {
 		o.MaxWrite = 1 << 20
 	}
+	if o.DirectReadMin == 0 {
+		o.DirectReadMin = DefaultDirectReadMin
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 }
+
+// DefaultDirectReadMin is the default Options.DirectReadMin: files this
+// large are streamed (media, archives, images) more often than read again.
+const DefaultDirectReadMin = 64 << 20
 
 // Mount mounts tree at mountpoint and returns once the kernel mount is live.
 // Serve requests until Unmount; server.Wait() returns when it is unmounted.

@@ -20,7 +20,10 @@ import (
 // end. Write-behind, read-ahead, the page cache and the attribute caches
 // all meet here.
 func TestRandomOps(t *testing.T) {
-	for _, cache := range []string{"strict", "loose", "none"} {
+	// "direct": strict, with read-only opens of files from 256 KiB on
+	// read around the page cache (Options.DirectReadMin), so that the
+	// file is read both ways as it grows and shrinks.
+	for _, cache := range []string{"strict", "loose", "none", "direct"} {
 		for _, seed := range []uint64{1, 2} {
 			t.Run(fmt.Sprintf("cache=%s/seed=%d", cache, seed), func(t *testing.T) { randomOps(t, cache, seed, 1500) })
 		}
@@ -33,7 +36,11 @@ func TestRandomOps(t *testing.T) {
 func randomOps(t *testing.T, cache string, seed uint64, ops int) {
 	mnt, srvDir := os.Getenv("SMBD3_FSX_MNT"), os.Getenv("SMBD3_FSX_SRV")
 	if mnt == "" {
-		m, srv := mounted(t, samba.Options{}, smbfs.Options{Cache: cache})
+		o := smbfs.Options{Cache: cache}
+		if cache == "direct" {
+			o = smbfs.Options{Cache: "strict", DirectReadMin: 256 << 10}
+		}
+		m, srv := mounted(t, samba.Options{}, o)
 		mnt, srvDir = m, srv.Dir
 	}
 	p := filepath.Join(mnt, "fsx")

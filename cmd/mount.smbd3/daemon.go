@@ -230,13 +230,17 @@ func fsOptions(o *Options, log *slog.Logger) fs.Options {
 	fo := fs.Options{
 		UID: o.UID, GID: o.GID,
 		FileMode: o.FileMode, DirMode: o.DirMode,
-		ReadOnly:   o.ReadOnly,
-		Cache:      o.Cache,
-		AttrTTL:    min(o.FileTTL(), o.DirTTL()),
-		AllowOther: o.AllowOther,
-		FsName:     o.UNC(),
-		Subdir:     o.Subdir,
-		Logger:     log.With("component", "fuse"),
+		ReadOnly:      o.ReadOnly,
+		Cache:         o.Cache,
+		DirectReadMin: o.DirectReadMin,
+		AttrTTL:       min(o.FileTTL(), o.DirTTL()),
+		AllowOther:    o.AllowOther,
+		FsName:        o.UNC(),
+		Subdir:        o.Subdir,
+		Logger:        log.With("component", "fuse"),
+	}
+	if o.DirectReadMin == 0 {
+		fo.DirectReadMin = -1 // never
 	}
 	if o.Wsize != 0 && o.Wsize < 1<<20 {
 		fo.MaxWrite = int(o.Wsize)

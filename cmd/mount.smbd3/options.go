@@ -34,6 +34,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dustin/go-humanize"
+
+	"github.com/smbd3/mount.smbd3/fs"
 )
 
 // Defaults and limits of the options.
@@ -82,6 +86,10 @@ type Options struct {
 
 	Rsize, Wsize uint32 // bytes, 0 = as negotiated; else within [4096, 8 MiB]
 
+	// DirectReadMin (direct_read_min=): with cache=strict, read-only
+	// opens of files this large bypass the page cache; 0 = never.
+	DirectReadMin int64
+
 	Multichannel bool
 	MaxChannels  int // 1 without multichannel; default 4 with it
 	RDMA         bool
@@ -102,6 +110,7 @@ const optionsUsage = `usage: mount.smbd3 //server[:port]/share[/subdir] MOUNTPOI
            username=U,password=P,domain=D,credentials=FILE,guest,sec=ntlmssp|none,
            uid=,gid=,file_mode=,dir_mode=,ro,rw,vers=3.0|3.02|3.1.1|3|default,
            sign,seal,cache=strict|loose|none,actimeo=,rsize=,wsize=,port=,
+           direct_read_min=SIZE,
            multichannel,max_channels=N,rdma,rdma_port=,rdma_crc,allow_other
   -r, -w   same as -o ro, -o rw
   -f       stay in the foreground
@@ -272,6 +281,7 @@ func (p *optionParser) setDefaults() {
 	o.Vers = "default"
 	o.Sec = "ntlmssp"
 	o.Cache = "strict"
+	o.DirectReadMin = fs.DefaultDirectReadMin
 	o.ActimeoSec = defaultActimeo
 	o.RDMAPort = defaultRDMAPort
 }
@@ -299,6 +309,7 @@ var (
 		"uid": true, "gid": true, "file_mode": true, "dir_mode": true, "port": true,
 		"vers": true, "sec": true, "cache": true, "actimeo": true, "acregmax": true,
 		"acdirmax": true, "rsize": true, "wsize": true, "max_channels": true, "rdma_port": true,
+		"direct_read_min": true,
 	}
 )
 
@@ -455,6 +466,12 @@ func (p *optionParser) apply(opt string) error {
 				o.Wsize = n
 			}
 		}
+	case "direct_read_min":
+		var n uint64
+		if n, err = humanize.ParseBytes(val); err != nil {
+			err = fmt.Errorf("%q is not a size (e.g. 64MiB, or 0 for never)", val)
+		}
+		o.DirectReadMin = int64(min(n, 1<<62))
 	case "max_channels":
 		n, perr := strconv.ParseUint(val, 10, 8)
 		if perr != nil || n < 1 || n > maxChannelsLimit {
@@ -963,6 +980,9 @@ func (o *Options) Redacted() string {
 		addf("acregmax=%d acdirmax=%d", o.AcRegMaxSec, o.AcDirMaxSec)
 	}
 	addf("rsize=%d wsize=%d", o.Rsize, o.Wsize)
+	if o.Cache == "strict" {
+		addf("direct_read_min=%d", o.DirectReadMin)
+	}
 	if o.Multichannel {
 		addf("multichannel max_channels=%d", o.MaxChannels)
 	}

@@ -23,7 +23,7 @@ func defaultOptions() Options {
 		FileMode: 0o755, DirMode: 0o755,
 		Vers: "default", Sec: "ntlmssp", Cache: "strict",
 		ActimeoSec: 1, AcRegMaxSec: 1, AcDirMaxSec: 1,
-		MaxChannels: 1, RDMAPort: 5445,
+		MaxChannels: 1, RDMAPort: 5445, DirectReadMin: 64 << 20,
 	}
 }
 
@@ -38,6 +38,8 @@ func TestParseArgs(t *testing.T) {
 	}{
 		{"defaults", base, nil, func(o *Options) {}},
 		{"options first", []string{"-o", "ro", "//srv/share", "/mnt"}, nil, func(o *Options) { o.ReadOnly = true }},
+		{"direct_read_min", withOpts("direct_read_min=1GiB"), nil, func(o *Options) { o.DirectReadMin = 1 << 30 }},
+		{"direct_read_min off", withOpts("direct_read_min=0"), nil, func(o *Options) { o.DirectReadMin = 0 }},
 		{"flags", []string{"-f", "//srv/share", "-v", "/mnt", "-s", "-n"}, nil, func(o *Options) { o.Foreground, o.Verbose = true, true }},
 		{"grouped flags", []string{"-fvsn", "//srv/share", "/mnt"}, nil, func(o *Options) { o.Foreground, o.Verbose = true, true }},
 		{"attached -o", []string{"//srv/share", "/mnt", "-oro,sign"}, nil, func(o *Options) { o.ReadOnly, o.Sign = true, true }},
@@ -252,6 +254,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{opts("sec=ntlm"), nil, "sec: ntlm is not supported"},
 		{opts("sec=magic"), nil, `sec: unknown security mode "magic"`},
 		{opts("cache=fast"), nil, `cache: unknown cache mode "fast"`},
+		{opts("direct_read_min=lots"), nil, `direct_read_min: "lots" is not a size`},
 		{opts("port=0"), nil, `port: "0" is not a port number`},
 		{opts("port=70000"), nil, `port: "70000" is not a port number`},
 		{opts("rdma_port=x"), nil, `rdma_port: "x" is not a port number`},
@@ -442,7 +445,7 @@ func TestRedacted(t *testing.T) {
 		t.Fatalf("Password = %q", o.Password)
 	}
 	want := "//srv/share on /mnt user=bob password=*** sec=ntlmssp vers=default rw uid=%d gid=%d " +
-		"file_mode=0755 dir_mode=0755 cache=strict actimeo=1 rsize=0 wsize=0"
+		"file_mode=0755 dir_mode=0755 cache=strict actimeo=1 rsize=0 wsize=0 direct_read_min=67108864"
 	if got := o.Redacted(); got != fmt.Sprintf(want, os.Getuid(), os.Getgid()) {
 		t.Errorf("Redacted() = %q", got)
 	}
