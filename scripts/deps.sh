@@ -16,7 +16,7 @@ set -euo pipefail
 PACKAGES=(
 	samba samba-vfs-modules tdb-tools smbclient
 	fuse3 tshark rclone smbnetfs
-	iproute2 procps attr acl git tar xxd ca-certificates
+	iproute2 procps attr acl git tar xxd ca-certificates util-linux-extra
 )
 SAMBA_SERVICES=(smbd nmbd winbind samba-ad-dc)
 SAMBA_DAEMONS=(smbd nmbd winbindd samba samba-dcerpcd)
