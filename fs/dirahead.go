@@ -90,7 +90,7 @@ func (f *fsys) listDir(ctx context.Context, p string) ([]entry, error) {
 func (f *fsys) fetchDir(ctx context.Context, p string) ([]entry, error) {
 	gen := f.attrs.Generation()
 	dgen := f.dirs.Generation()
-	infos, err := f.tree.ReadDir(ctx, p)
+	infos, err := f.tree().ReadDir(ctx, p)
 	if err != nil {
 		return nil, err
 	}

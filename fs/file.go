@@ -241,12 +241,14 @@ func (n *node) openFlags(info *session.FileInfo, flags uint32) uint32 {
 }
 
 // writableHandle returns an open handle of the node that may change the
-// file's attributes, if there is one.
+// file's attributes, if there is one (not one of a session lost before a
+// reconnection: it can change nothing).
 func (n *node) writableHandle() *handle {
+	cur := n.fsys.rc.cur.Load()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for h := range n.handles {
-		if h.flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		if h.flags&syscall.O_ACCMODE != syscall.O_RDONLY && h.f.Tree() == cur {
 			return h
 		}
 	}
@@ -266,10 +268,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if flags&syscall.O_TRUNC != 0 {
 		o.Disposition = smb2.FileOverwrite
 	}
-	f, info, err := n.fsys.tree.CreateStat(ctx, p, o)
+	f, info, err := n.fsys.tree().CreateStat(ctx, p, o)
 	if err != nil && flags&syscall.O_ACCMODE == syscall.O_WRONLY && toErrno(err) == syscall.EACCES {
 		o.Access = smb2.GenericWrite
-		f, info, err = n.fsys.tree.CreateStat(ctx, p, o)
+		f, info, err = n.fsys.tree().CreateStat(ctx, p, o)
 	}
 	if err != nil {
 		return nil, 0, toErrno(err)
@@ -304,7 +306,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if mode&0o200 == 0 {
 		o.Attributes |= uint32(smb2.FileAttributeReadonly)
 	}
-	f, info, err := n.fsys.tree.CreateNew(ctx, p, o)
+	f, info, err := n.fsys.tree().CreateNew(ctx, p, o)
 	if err != nil {
 		n.fsys.changed(p)
 		return nil, nil, 0, toErrno(err)

@@ -52,7 +52,12 @@ type Options struct {
 	// 0 means DefaultDirectReadMin; negative, never.
 	DirectReadMin int64
 	Debug         bool // FUSE protocol trace
-	Logger        *slog.Logger
+	// Reconnect, if set, sets up a new session and tree connection when
+	// every channel of the current session has failed (see reconnect.go);
+	// it owns the sessions it makes, and the old one. Without it a lost
+	// session fails every operation until the mount is unmounted.
+	Reconnect func(ctx context.Context) (*session.Tree, error)
+	Logger    *slog.Logger
 	// MountOptions are extra options for the kernel mount (e.g. "default_permissions").
 	MountOptions []string
 }

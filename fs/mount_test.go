@@ -22,13 +22,27 @@ func mounted(t testing.TB, sopts samba.Options, o smbfs.Options) (string, *samba
 	t.Helper()
 	samba.RequireTool(t, "fusermount3")
 	srv := samba.Start(t, sopts)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
+	return mountServer(t, srv, o), srv
+}
+
+// dialTree sets up a session and tree connection to srv's share, closed
+// at the end of the test.
+func dialTree(t testing.TB, ctx context.Context, srv *samba.Server) (*session.Tree, error) {
 	s, err := session.Dial(ctx, session.Config{Addr: srv.Addr, User: srv.User, Password: srv.Password})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	tree, err := s.Mount(ctx, srv.Share)
+	t.Cleanup(func() { s.Close() })
+	return s.Mount(ctx, srv.Share)
+}
+
+// mountServer mounts srv's share through the kernel and returns the
+// mountpoint.
+func mountServer(t testing.TB, srv *samba.Server, o smbfs.Options) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	tree, err := dialTree(t, ctx, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,9 +60,8 @@ func mounted(t testing.TB, sopts samba.Options, o smbfs.Options) (string, *samba
 			t.Errorf("unmount: %v", err)
 			fuseUnmountLazy(mnt)
 		}
-		s.Close()
 	})
-	return mnt, srv
+	return mnt
 }
 
 func fuseUnmountLazy(mnt string) { _ = (*fuse.Server)(nil); os.Remove(mnt) }

@@ -96,7 +96,7 @@ func (n *node) truncated(size int64) {
 // statChild makes the inode for a path just created, asking the server for
 // its attributes and recording it in the caches.
 func (n *node) statChild(ctx context.Context, p string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	info, err := n.fsys.tree.Stat(ctx, p)
+	info, err := n.fsys.tree().Stat(ctx, p)
 	if err != nil {
 		n.fsys.changed(p)
 		return nil, toErrno(err)
@@ -152,7 +152,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 		}
 		e = entry{info: info}
 	} else if n.IsRoot() {
-		info, err := n.fsys.tree.Stat(ctx, n.spath())
+		info, err := n.fsys.tree().Stat(ctx, n.spath())
 		if err != nil {
 			return toErrno(err)
 		}
@@ -226,10 +226,10 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	} else if h != nil {
 		err = h.f.SetAttr(ctx, a)
 	} else if _, cached := n.fsys.attrs.Get(p); cached {
-		err = n.fsys.tree.SetAttr(ctx, p, a)
+		err = n.fsys.tree().SetAttr(ctx, p, a)
 	} else {
 		// Nothing cached to apply the change to: fetch the result with it.
-		info, err := n.fsys.tree.SetAttrStat(ctx, p, a)
+		info, err := n.fsys.tree().SetAttrStat(ctx, p, a)
 		if err != nil {
 			n.fsys.changed(p)
 			return toErrno(err)
@@ -289,7 +289,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	}
 	p := n.child(name)
 	dgen := n.fsys.dirs.Generation()
-	info, err := n.fsys.tree.MkdirStat(ctx, p)
+	info, err := n.fsys.tree().MkdirStat(ctx, p)
 	if err != nil {
 		n.fsys.changed(p)
 		return nil, toErrno(err)
@@ -312,7 +312,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return syscall.EROFS
 	}
 	p := n.child(name)
-	err := n.fsys.tree.Rmdir(ctx, p)
+	err := n.fsys.tree().Rmdir(ctx, p)
 	if err != nil {
 		n.fsys.changedTree(p)
 		return toErrno(err)
@@ -340,13 +340,13 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	}
 	from, to := n.child(name), np.child(newName)
 	replace := flags&renameNoreplace == 0
-	err := n.fsys.tree.Rename(ctx, from, to, replace)
+	err := n.fsys.tree().Rename(ctx, from, to, replace)
 	if e := toErrno(err); err != nil && replace && (e == syscall.EACCES || e == syscall.EEXIST) {
 		// POSIX replaces an empty directory; SMB refuses to. Remove it
 		// and try once more.
 		if e, errno := n.fsys.stat(ctx, to); errno == 0 && e.info.IsDir() {
-			if n.fsys.tree.Rmdir(ctx, to) == nil {
-				err = n.fsys.tree.Rename(ctx, from, to, replace)
+			if n.fsys.tree().Rmdir(ctx, to) == nil {
+				err = n.fsys.tree().Rename(ctx, from, to, replace)
 			}
 		}
 	}
@@ -380,7 +380,7 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 	}
 	p := n.child(name)
 	old := t.spath()
-	err := n.fsys.tree.Link(ctx, old, p)
+	err := n.fsys.tree().Link(ctx, old, p)
 	n.fsys.changed(p)
 	n.fsys.changed(old)
 	if err != nil {
@@ -399,7 +399,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.Entry
 		return nil, syscall.EROFS
 	}
 	p := n.child(name)
-	err := n.fsys.tree.Symlink(ctx, target, p)
+	err := n.fsys.tree().Symlink(ctx, target, p)
 	if err != nil && toErrno(err) != syscall.EEXIST {
 		err = n.fsys.mfSymlink(ctx, target, p)
 	}
@@ -415,7 +415,7 @@ func (f *fsys) mfSymlink(ctx context.Context, target, p string) error {
 	if err != nil {
 		return syscall.ENAMETOOLONG
 	}
-	h, err := f.tree.Create(ctx, p, session.CreateOptions{
+	h, err := f.tree().Create(ctx, p, session.CreateOptions{
 		Access: smb2.GenericWrite | smb2.GenericRead, Disposition: smb2.FileCreate, Options: smb2.FileNonDirectoryFile,
 	})
 	if err != nil {
@@ -448,7 +448,7 @@ var _ = (fs.NodeStatfser)((*node)(nil))
 // Statfs reports the share's capacity.
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	ctx = uninterrupted(ctx)
-	fi, err := n.fsys.tree.Statfs(ctx)
+	fi, err := n.fsys.tree().Statfs(ctx)
 	if err != nil {
 		return toErrno(err)
 	}

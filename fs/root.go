@@ -17,7 +17,7 @@ import (
 
 // fsys is the state shared by all nodes of one mount.
 type fsys struct {
-	tree  *session.Tree
+	rc    reconnState
 	o     Options
 	log   *slog.Logger
 	attrs *cache.AttrCache[entry]
@@ -30,13 +30,14 @@ type fsys struct {
 
 func newFS(tree *session.Tree, o Options) *fsys {
 	cfg := cache.Config{TTL: o.AttrTTL, MaxEntries: 200000}
-	return &fsys{
-		tree:  tree,
+	f := &fsys{
 		o:     o,
 		log:   o.Logger,
 		attrs: cache.NewAttrCache[entry](cfg),
 		dirs:  cache.NewDirCache[entry](cfg, func(e entry) string { return path.Base(e.info.Name) }),
 	}
+	f.rc.cur.Store(tree)
+	return f
 }
 
 func (f *fsys) root() *node { return &node{fsys: f} }
@@ -103,7 +104,7 @@ func (f *fsys) stat(ctx context.Context, p string) (entry, syscall.Errno) {
 		return e, 0
 	}
 	gen := f.attrs.Generation()
-	info, err := f.tree.Stat(ctx, p)
+	info, err := f.tree().Stat(ctx, p)
 	if err != nil {
 		errno := toErrno(err)
 		if errno == syscall.ENOENT {
@@ -123,11 +124,11 @@ func (f *fsys) stat(ctx context.Context, p string) (entry, syscall.Errno) {
 func (f *fsys) resolveLink(ctx context.Context, p string, e *entry) {
 	switch {
 	case e.isSymlinkReparse():
-		if t, err := f.tree.Readlink(ctx, p); err == nil {
+		if t, err := f.tree().Readlink(ctx, p); err == nil {
 			e.link, e.target = true, t
 		}
 	case !e.info.IsDir() && e.info.Size == smb2.MFSymlinkSize:
-		if b, err := f.tree.ReadSmall(ctx, p, smb2.MFSymlinkSize); err == nil {
+		if b, err := f.tree().ReadSmall(ctx, p, smb2.MFSymlinkSize); err == nil {
 			if t, ok := smb2.DecodeMFSymlink(b); ok {
 				e.link, e.target = true, t
 			}

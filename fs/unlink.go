@@ -42,10 +42,10 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	var err error
 	if n.childOpen(name) {
 		aside := n.child(asidePrefix + randomHex())
-		if err = n.fsys.tree.Rename(ctx, p, aside, false); err == nil {
+		if err = n.fsys.tree().Rename(ctx, p, aside, false); err == nil {
 			if err = n.fsys.remove(ctx, aside); err != nil {
 				// Put it back rather than leave it hidden.
-				n.fsys.tree.Rename(context.WithoutCancel(ctx), aside, p, false)
+				n.fsys.tree().Rename(context.WithoutCancel(ctx), aside, p, false)
 			}
 		} else {
 			n.fsys.log.Debug("cannot move an open file aside to unlink it", "path", p, "err", err)
@@ -81,15 +81,15 @@ func (n *node) childOpen(name string) bool {
 // remove deletes the file p, clearing the read-only attribute if that is
 // what stops it.
 func (f *fsys) remove(ctx context.Context, p string) error {
-	err := f.tree.Remove(ctx, p)
+	err := f.tree().Remove(ctx, p)
 	if toErrno(err) == syscall.EACCES {
 		if e, errno := f.stat(ctx, p); errno == 0 && e.info.Attributes&uint32(smb2.FileAttributeReadonly) != 0 {
 			attrs := e.info.Attributes &^ uint32(smb2.FileAttributeReadonly)
 			if attrs == 0 {
 				attrs = uint32(smb2.FileAttributeNormal)
 			}
-			if f.tree.SetAttr(ctx, p, session.SetAttr{Attributes: attrs}) == nil {
-				err = f.tree.Remove(ctx, p)
+			if f.tree().SetAttr(ctx, p, session.SetAttr{Attributes: attrs}) == nil {
+				err = f.tree().Remove(ctx, p)
 			}
 		}
 	}

@@ -38,7 +38,7 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 	if !ok {
 		return 0, syscall.EOPNOTSUPP
 	}
-	eas, err := n.fsys.tree.GetEAs(ctx, n.spath())
+	eas, err := n.fsys.tree().GetEAs(ctx, n.spath())
 	if err != nil {
 		return 0, toErrno(err)
 	}
@@ -61,7 +61,7 @@ var _ = (fs.NodeListxattrer)((*node)(nil))
 // Listxattr lists the attributes as user.NAME.
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	eas, err := n.fsys.tree.GetEAs(ctx, n.spath())
+	eas, err := n.fsys.tree().GetEAs(ctx, n.spath())
 	if err != nil {
 		return 0, toErrno(err)
 	}
@@ -108,7 +108,7 @@ func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 		// rather than silently remove the attribute.
 		return syscall.EINVAL
 	}
-	return toErrno(n.fsys.tree.SetEA(ctx, n.spath(), name, data))
+	return toErrno(n.fsys.tree().SetEA(ctx, n.spath(), name, data))
 }
 
 var _ = (fs.NodeRemovexattrer)((*node)(nil))
@@ -126,5 +126,5 @@ func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	if _, errno := n.Getxattr(ctx, attr, nil); errno != 0 {
 		return errno
 	}
-	return toErrno(n.fsys.tree.SetEA(ctx, n.spath(), name, nil))
+	return toErrno(n.fsys.tree().SetEA(ctx, n.spath(), name, nil))
 }

@@ -205,6 +205,9 @@ func TestServerKilled(t *testing.T) {
 	srv := samba.Start(t, samba.Options{})
 	s := dial(t, srv, func(c *session.Config) { c.Timeout = 3 * time.Second })
 	tr := mount(t, s, srv.Share)
+	if s.Lost() {
+		t.Fatal("live session reports itself lost")
+	}
 	writeFile(t, tr, "big", randBytes(64<<20))
 	ctx := context.Background()
 	f, err := tr.OpenFile(ctx, "big")
@@ -233,6 +236,13 @@ func TestServerKilled(t *testing.T) {
 	}
 	if _, err := tr.Stat(ctx, "big"); err == nil {
 		t.Fatal("stat on a dead session succeeded")
+	}
+	if !s.Lost() || tr.Session() != s {
+		t.Errorf("session with its only channel dead: Lost() = %v", s.Lost())
+	}
+	s.Close()
+	if s.Lost() {
+		t.Error("closed session reports itself lost")
 	}
 }
 

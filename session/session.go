@@ -252,6 +252,23 @@ func (s *Session) channelLost(c *conn) {
 	}
 }
 
+// Lost reports that every channel of the session has failed: nothing can
+// reach the server through it any more (the server restarted, or the
+// network dropped the last connection), and only a new session can. A
+// closed session is not lost.
+func (s *Session) Lost() bool {
+	p := s.live.Load()
+	if p == nil {
+		return false
+	}
+	for _, c := range *p {
+		if !c.failed.Load() {
+			return false
+		}
+	}
+	return len(*p) > 0
+}
+
 // dialConnVia opens a transport with dial and negotiates on it.
 func (s *Session) dialConnVia(ctx context.Context, addr string, dial func(context.Context, string) (channel.Transport, error)) (*conn, error) {
 	t, err := dial(ctx, addr)

@@ -67,6 +67,9 @@ func (s *Session) Mount(ctx context.Context, share string) (*Tree, error) {
 	return t, nil
 }
 
+// Session is the session the tree belongs to.
+func (t *Tree) Session() *Session { return t.s }
+
 // validateNegotiate runs FSCTL_VALIDATE_NEGOTIATE_INFO ([MS-SMB2] 3.2.5.14.12)
 // against a downgrade of the 3.0/3.0.2 negotiation.
 func (t *Tree) validateNegotiate(ctx context.Context, c *conn) error {

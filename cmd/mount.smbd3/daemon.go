@@ -99,11 +99,15 @@ const (
 type daemon struct {
 	o       *Options
 	log     *slog.Logger
-	sess    *session.Session
-	info    sessionInfo // sess, seen through what status needs
-	tree    *session.Tree
 	srv     *fuse.Server
 	started time.Time
+
+	mu         sync.Mutex // guards the session fields: a reconnection replaces them
+	sess       *session.Session
+	info       sessionInfo // sess, seen through what status needs
+	tree       *session.Tree
+	reconnects int  // sessions set up again after the server was lost
+	closing    bool // shutdown has begun: no more reconnections
 
 	ln       *net.UnixListener // status socket; nil if it could not be created
 	sockPath string
@@ -130,13 +134,14 @@ func startDaemon(o *Options, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := mountFUSE(o, tree, log)
+	d := &daemon{o: o, log: log, sess: sess, info: sess, tree: tree, started: time.Now()}
+	srv, err := mountFUSE(o, tree, d.reconnect, log)
 	if err != nil {
 		tree.Disconnect(ctx)
 		sess.Close()
 		return nil, &phaseError{phase: phaseFUSE, err: err}
 	}
-	d := &daemon{o: o, log: log, sess: sess, info: sess, tree: tree, srv: srv, started: time.Now()}
+	d.srv = srv
 	if err := d.listenStatus(); err != nil {
 		log.Warn("status socket unavailable", "err", err)
 	}
@@ -200,6 +205,29 @@ func connect(ctx context.Context, o *Options, log *slog.Logger) (*session.Sessio
 	return sess, tree, nil
 }
 
+// reconnect replaces a session whose every channel failed (the file
+// system calls it; see fs.Options.Reconnect): it sets up a new session and
+// tree connection as at mount time, and closes the lost session.
+func (d *daemon) reconnect(ctx context.Context) (*session.Tree, error) {
+	sess, tree, err := connect(ctx, d.o, d.log)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		tree.Disconnect(ctx)
+		sess.Close()
+		return nil, errors.New("unmounting")
+	}
+	old := d.sess
+	d.sess, d.info, d.tree = sess, sess, tree
+	d.reconnects++
+	d.mu.Unlock()
+	go old.Close() // its channels are dead: nothing to log off
+	return tree, nil
+}
+
 // dialectOf maps vers= to the engine's dialect pin (0: negotiate).
 func dialectOf(vers string) smb2.Dialect {
 	switch vers {
@@ -251,11 +279,13 @@ func fsOptions(o *Options, log *slog.Logger) fs.Options {
 // mountFUSE mounts the tree. fusermount3, which go-fuse runs for regular
 // users, reports why it failed on stderr: that is captured into the error
 // (the daemon's own stderr is /dev/null).
-func mountFUSE(o *Options, tree *session.Tree, log *slog.Logger) (*fuse.Server, error) {
+func mountFUSE(o *Options, tree *session.Tree, reconnect func(context.Context) (*session.Tree, error), log *slog.Logger) (*fuse.Server, error) {
 	var srv *fuse.Server
 	out, err := captureStderr(func() error {
 		var err error
-		srv, err = fs.Mount(o.Mountpoint, tree, fsOptions(o, log))
+		fo := fsOptions(o, log)
+		fo.Reconnect = reconnect
+		srv, err = fs.Mount(o.Mountpoint, tree, fo)
 		return err
 	})
 	if err != nil {
@@ -342,8 +372,12 @@ func (d *daemon) shutdown(why string) {
 		d.closeStatus()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		d.tree.Disconnect(ctx)
-		d.sess.Close()
+		d.mu.Lock()
+		d.closing = true
+		sess, tree := d.sess, d.tree
+		d.mu.Unlock()
+		tree.Disconnect(ctx)
+		sess.Close()
 		d.log.Info(why, "uptime", time.Since(d.started).Round(time.Second).String())
 	})
 }
@@ -574,6 +608,7 @@ type statusReply struct {
 	UptimeSeconds float64               `json:"uptime_seconds"`
 	Version       string                `json:"version"`
 	Channels      []session.ChannelInfo `json:"channels"`
+	Reconnects    int                   `json:"reconnects"`      // sessions set up again after the server was lost
 	Error         string                `json:"error,omitempty"` // set instead of the rest for a bad request
 }
 
@@ -583,6 +618,9 @@ func (d *daemon) status() statusReply {
 	if d.o.Sec != "none" {
 		user = userName(d.o)
 	}
+	d.mu.Lock()
+	info, reconnects := d.info, d.reconnects
+	d.mu.Unlock()
 	return statusReply{
 		Source:        d.o.UNC(),
 		Mountpoint:    d.o.Mountpoint,
@@ -590,17 +628,18 @@ func (d *daemon) status() statusReply {
 		Share:         d.o.Share,
 		Subdir:        d.o.Subdir,
 		User:          user,
-		Guest:         d.info.IsGuest(),
-		Dialect:       d.info.Dialect().String(),
-		Signing:       d.info.Signing(),
-		Encryption:    d.info.Encrypting(),
+		Guest:         info.IsGuest(),
+		Dialect:       info.Dialect().String(),
+		Signing:       info.Signing(),
+		Encryption:    info.Encrypting(),
 		ReadOnly:      d.o.ReadOnly,
 		Cache:         d.o.Cache,
 		PID:           os.Getpid(),
 		Started:       d.started.UTC().Truncate(time.Second),
 		UptimeSeconds: time.Since(d.started).Round(time.Millisecond).Seconds(),
 		Version:       versionString(),
-		Channels:      d.info.Channels(),
+		Channels:      info.Channels(),
+		Reconnects:    reconnects,
 	}
 }
 

@@ -556,6 +556,9 @@ func printStatus(w io.Writer, r statusReply) {
 		[2]string{"uptime", fmt.Sprintf("%s (since %s)", uptime, r.Started.Local().Format(time.RFC3339))},
 		[2]string{"daemon", fmt.Sprintf("pid %d, %s %s", r.PID, progName, r.Version)},
 	)
+	if r.Reconnects > 0 {
+		rows = append(rows, [2]string{"reconnects", strconv.Itoa(r.Reconnects)})
+	}
 	for _, row := range rows {
 		fmt.Fprintf(w, "%-11s %s\n", row[0]+":", row[1])
 	}

@@ -327,6 +327,7 @@ type statusReply struct {
 	Encryption *bool   `json:"encryption"`
 	PID        int     `json:"pid"`
 	Uptime     float64 `json:"uptime_seconds"`
+	Reconnects int     `json:"reconnects"`
 }
 
 // status runs "mount.smbd3 status MP --json", as another user when asUser

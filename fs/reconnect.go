@@ -1,0 +1,111 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smbd3/mount.smbd3/session"
+)
+
+// Reconnection. A session whose every channel has failed (the server
+// restarted, or the network dropped the last connection) can do nothing
+// more, and multichannel cannot help: a server that restarted knows the
+// session no more. With Options.Reconnect set, the next operation that
+// needs the server finds the session lost and first sets up a new session
+// and tree connection, so that a mount outlives a server restart as Linux
+// cifs mounts do. One attempt runs at a time, and every operation that
+// arrives meanwhile waits for it (Reconnect bounds it). After a failed
+// attempt, operations fail at once (errno of the lost connection) until the
+// backoff has passed, so a server that stays away costs each operation no
+// wait, and one that comes back is found within reconnectBackoffMax.
+//
+// What the old session held is gone: open files (their handles belong to
+// the old session, so their reads, writes and fsync fail with EIO and they
+// must be opened again), byte-range locks, and write-behind data that had
+// not reached the server (its error is reported by the flush or fsync of
+// the handle that wrote it). Operations in flight when the connection
+// dropped fail too: whether the server carried them out is unknown, so
+// none is sent again. The caches are emptied, since the server's files may
+// have changed while it was out of reach.
+
+const (
+	reconnectTimeout    = 15 * time.Second // bound of one attempt, if Reconnect sets none tighter
+	reconnectBackoffMin = 500 * time.Millisecond
+	reconnectBackoffMax = 8 * time.Second
+)
+
+// reconnState is the fsys part of reconnection.
+type reconnState struct {
+	cur     atomic.Pointer[session.Tree] // the tree operations go to
+	mu      sync.Mutex
+	running chan struct{} // guarded by mu: closed when the attempt in flight ends; nil if none
+	next    time.Time     // guarded by mu: no attempt before this, after a failure
+	backoff time.Duration // guarded by mu: the wait after the last failure
+	count   int           // guarded by mu: successful reconnections
+}
+
+// tree is the tree to send an operation to: the current one or, when its
+// session is lost and the mount can reconnect, a new one. If reconnecting
+// fails or is backing off, it is the lost tree, whose operations fail with
+// the connection's error.
+func (f *fsys) tree() *session.Tree {
+	t := f.rc.cur.Load()
+	if f.o.Reconnect == nil || !t.Session().Lost() {
+		return t
+	}
+	return f.reconnect(t)
+}
+
+func (f *fsys) reconnect(lost *session.Tree) *session.Tree {
+	r := &f.rc
+	r.mu.Lock()
+	if cur := r.cur.Load(); cur != lost {
+		r.mu.Unlock()
+		return cur // another operation reconnected meanwhile
+	}
+	if r.running == nil {
+		if time.Now().Before(r.next) {
+			r.mu.Unlock()
+			return lost
+		}
+		r.running = make(chan struct{})
+		go f.redial(lost, r.running)
+	}
+	done := r.running
+	r.mu.Unlock()
+	<-done
+	return r.cur.Load()
+}
+
+// redial makes one attempt to replace the lost tree.
+func (f *fsys) redial(lost *session.Tree, done chan struct{}) {
+	f.log.Warn("connection to the server lost; reconnecting")
+	ctx, cancel := context.WithTimeout(context.Background(), reconnectTimeout)
+	t, err := f.o.Reconnect(ctx)
+	cancel()
+	r := &f.rc
+	r.mu.Lock()
+	if err == nil {
+		// Drop what the caches know before the new tree is used: the
+		// server's files may have changed while it was away.
+		f.attrs.Clear()
+		f.dirs.Clear()
+		r.cur.Store(t)
+		r.backoff, r.next = 0, time.Time{}
+		r.count++
+	} else {
+		r.backoff = min(max(2*r.backoff, reconnectBackoffMin), reconnectBackoffMax)
+		r.next = time.Now().Add(r.backoff)
+	}
+	backoff := r.backoff
+	r.running = nil
+	r.mu.Unlock()
+	close(done)
+	if err != nil {
+		f.log.Warn("reconnect failed", "err", err, "retry_after", backoff)
+		return
+	}
+	f.log.Warn("reconnected to the server: files opened before the loss must be opened again")
+}

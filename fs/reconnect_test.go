@@ -1,0 +1,165 @@
+package fs_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	smbfs "github.com/smbd3/mount.smbd3/fs"
+	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/test/samba"
+)
+
+// mountedReconnecting mounts a Samba share whose mount sets up a new
+// session when the server is lost.
+func mountedReconnecting(t *testing.T) (string, *samba.Server) {
+	samba.RequireTool(t, "fusermount3")
+	srv := samba.Start(t, samba.Options{})
+	o := smbfs.Options{Reconnect: func(ctx context.Context) (*session.Tree, error) {
+		return dialTree(t, ctx, srv)
+	}}
+	return mountServer(t, srv, o), srv
+}
+
+// eventually retries op until it succeeds or d has passed.
+func eventually(t *testing.T, d time.Duration, what string, op func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := op()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still failing after %v: %v", what, d, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestReconnectAfterRestart: the server restarts under a mount. The next
+// operations work through a new session, with what the server holds;
+// files open across the restart fail with EIO, and close without a hang.
+func TestReconnectAfterRestart(t *testing.T) {
+	mnt, srv := mountedReconnecting(t)
+	m := func(name string) string { return filepath.Join(mnt, name) }
+	data := rnd(3<<20 + 17)
+	if err := os.WriteFile(m("a"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.Open(m("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w, err := os.OpenFile(m("w"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Restart(t)
+	// Changed on the server's disk while the mount was away from it.
+	if err := os.WriteFile(filepath.Join(srv.Dir, "new"), []byte("made on the server"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// The first operation after the restart reconnects: no retry needed
+	// once the client has seen the connection close (at once, on loopback).
+	time.Sleep(200 * time.Millisecond)
+	got, err := os.ReadFile(m("a"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read after restart: %v (%d bytes, want %d)", err, len(got), len(data))
+	}
+	if b, err := os.ReadFile(m("new")); err != nil || string(b) != "made on the server" {
+		t.Fatalf("file made during the restart: %q, %v", b, err)
+	}
+	if err := os.WriteFile(m("b"), data[:1<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(srv.Dir, "b")); err != nil || !bytes.Equal(b, data[:1<<20]) {
+		t.Fatalf("written after restart, on the server's disk: %v", err)
+	}
+	names, err := os.ReadDir(mnt)
+	if err != nil || len(names) != 4 {
+		t.Fatalf("listing after restart: %d entries, %v", len(names), err)
+	}
+
+	// Handles from before belong to the lost session.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// The kernel may answer a read from pages it holds (the reads
+		// above filled them); what reaches the server fails.
+		buf := make([]byte, 4096)
+		if _, err := r.ReadAt(buf, 2<<20); err == nil && !bytes.Equal(buf, data[2<<20:2<<20+4096]) {
+			t.Errorf("read through a handle opened before the restart: wrong data")
+		} else if err != nil && !errors.Is(err, syscall.EIO) {
+			t.Errorf("read through a handle opened before the restart: %v, want EIO or cached data", err)
+		}
+		if _, err := w.WriteAt([]byte("after"), 0); err == nil {
+			err = w.Sync()
+			if !errors.Is(err, syscall.EIO) {
+				t.Errorf("fsync of a write through a handle opened before the restart: %v, want EIO", err)
+			}
+		}
+		r.Close()
+		w.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("I/O on handles from before the restart hangs")
+	}
+	if b, err := os.ReadFile(filepath.Join(srv.Dir, "w")); err != nil || string(b) != "before" {
+		t.Errorf("file written before the restart: %q, %v", b, err)
+	}
+}
+
+// TestReconnectAfterOutage: with the server down, operations fail in
+// bounded time, and once it is back the mount works again without being
+// mounted again.
+func TestReconnectAfterOutage(t *testing.T) {
+	mnt, srv := mountedReconnecting(t)
+	if err := os.WriteFile(filepath.Join(mnt, "a"), []byte("kept"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	time.Sleep(1500 * time.Millisecond) // past the attribute TTL
+	for i := 0; i < 3; i++ {
+		t0 := time.Now()
+		_, err := os.Stat(filepath.Join(mnt, "a"))
+		if err == nil {
+			t.Fatal("stat succeeded with the server stopped")
+		}
+		t.Logf("stat with the server stopped: %v after %v", err, time.Since(t0).Round(time.Millisecond))
+		if d := time.Since(t0); d > 20*time.Second {
+			t.Fatalf("stat with the server stopped took %v", d)
+		}
+	}
+	srv.Restart(t)
+	eventually(t, 20*time.Second, "read after the server came back", func() error {
+		b, err := os.ReadFile(filepath.Join(mnt, "a"))
+		if err == nil && string(b) != "kept" {
+			t.Fatalf("read %q after the outage", b)
+		}
+		return err
+	})
+	if err := os.Mkdir(filepath.Join(mnt, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(srv.Dir, "d")); err != nil || !fi.IsDir() {
+		t.Fatalf("mkdir after the outage, on the server's disk: %v", err)
+	}
+}
