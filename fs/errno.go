@@ -69,6 +69,11 @@ func toErrno(err error) syscall.Errno {
 	if err == nil {
 		return 0
 	}
+	if session.IsConnError(err) && !errors.Is(err, session.ErrTimeout) {
+		// The connection was lost (reset, refused, closed): the same
+		// EIO whatever the socket said, as a local disk that fails.
+		return syscall.EIO
+	}
 	var e syscall.Errno
 	if errors.As(err, &e) {
 		return e

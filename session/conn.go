@@ -3,7 +3,9 @@ package session
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -180,6 +182,12 @@ func (c *conn) fail(err error) {
 	if c.err != nil {
 		c.mu.Unlock()
 		return
+	}
+	if errors.Is(err, io.EOF) {
+		// The server closed the connection. That is no end of a file:
+		// callers that look for io.EOF (a short read) must not take
+		// the loss for one and return truncated data as complete.
+		err = ErrServerClosed
 	}
 	c.err = &ConnError{Addr: c.addr, Err: err}
 	c.failed.Store(true)

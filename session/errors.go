@@ -42,6 +42,7 @@ func (e *ConnError) Unwrap() error { return e.Err }
 // Errors the engine returns besides Error and ConnError.
 var (
 	ErrClosed        = errors.New("smb: session closed")
+	ErrServerClosed  = errors.New("smb: server closed the connection")
 	ErrTimeout       = errors.New("smb: server did not answer in time")
 	ErrNoCredits     = errors.New("smb: server granted no credits")
 	ErrBadSignature  = errors.New("smb: response signature does not verify")

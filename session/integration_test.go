@@ -231,6 +231,9 @@ func TestServerKilled(t *testing.T) {
 		if !session.IsConnError(err) {
 			t.Fatalf("err = %v, want a connection error", err)
 		}
+		if errors.Is(err, io.EOF) {
+			t.Fatalf("err = %v: a dropped connection must not look like the end of the file", err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("read still hanging 10 s after the server died")
 	}

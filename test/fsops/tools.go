@@ -1,7 +1,9 @@
 package fsops
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,6 +172,11 @@ func ServerStopped(t *testing.T, tg *Target) {
 	case err := <-done:
 		if err == nil {
 			t.Fatal("I/O succeeded with the server stopped")
+		}
+		if errors.Is(err, io.EOF) {
+			// The file is 1 MiB long: a lost server must not read as
+			// its end (cp would make a short copy and succeed).
+			t.Fatalf("read with the server stopped: %v, want an I/O error", err)
 		}
 		t.Logf("I/O error as expected: %v", err)
 	case <-time.After(30 * time.Second):
