@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,9 +30,11 @@ const writeBehind = 32 << 20
 // first.
 type handle struct {
 	n      *node
-	f      *session.File
+	f      atomic.Pointer[session.File] // replaced only by reopen
 	flags  uint32
 	direct bool // opened with FOPEN_DIRECT_IO: writes bypass the page cache
+
+	reopenMu sync.Mutex // one reopen at a time
 
 	mu        sync.Mutex
 	cond      sync.Cond
@@ -57,7 +60,8 @@ type writeRange struct {
 }
 
 func newHandle(n *node, f *session.File, flags, openFlags uint32) *handle {
-	h := &handle{n: n, f: f, flags: flags, direct: openFlags&fuse.FOPEN_DIRECT_IO != 0}
+	h := &handle{n: n, flags: flags, direct: openFlags&fuse.FOPEN_DIRECT_IO != 0}
+	h.f.Store(f)
 	h.cond.L = &h.mu
 	n.mu.Lock()
 	if n.handles == nil {
@@ -248,7 +252,7 @@ func (n *node) writableHandle() *handle {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for h := range n.handles {
-		if h.flags&syscall.O_ACCMODE != syscall.O_RDONLY && h.f.Tree() == cur {
+		if h.flags&syscall.O_ACCMODE != syscall.O_RDONLY && h.f.Load().Tree() == cur {
 			return h
 		}
 	}
@@ -472,7 +476,7 @@ func (h *handle) pushTimesLocked() {
 			h.cond.Wait()
 		}
 		h.mu.Unlock()
-		err := h.f.SetAttr(context.Background(), a)
+		err := h.f.Load().SetAttr(context.Background(), a)
 		if err != nil {
 			h.n.fsys.stale(h.n.spath())
 		}
@@ -524,9 +528,9 @@ func (h *handle) sendLocked(last bool) {
 	go func() {
 		var err error
 		if times != nil {
-			_, err = h.f.WriteAttr(context.Background(), buf, off, *times)
+			_, err = h.f.Load().WriteAttr(context.Background(), buf, off, *times)
 		} else {
-			_, err = h.f.WriteAt(context.Background(), buf, off)
+			_, err = h.f.Load().WriteAt(context.Background(), buf, off)
 		}
 		bufpool.Put(buf)
 		if err != nil {
@@ -567,7 +571,7 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 		return err
 	}
 	h.settleOthers(0, -1)
-	return toErrno(h.f.Flush(ctx))
+	return toErrno(h.f.Load().Flush(ctx))
 }
 
 var _ = (fs.FileReleaser)((*handle)(nil))
@@ -586,7 +590,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.mu.Lock()
 	h.closed = true
 	h.mu.Unlock()
-	cerr := h.f.Close(context.WithoutCancel(ctx))
+	cerr := h.f.Load().Close(context.WithoutCancel(ctx))
 	h.n.fsys.stale(h.n.spath())
 	if err != 0 {
 		return err

@@ -143,10 +143,10 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	n.settle(nil, 0, -1)
 	var e entry
 	var errno syscall.Errno
-	if h, ok := fh.(*handle); ok {
+	if h, ok := fh.(*handle); ok && h.usable() {
 		// An open file: ask through the handle, which works even after
 		// an unlink.
-		info, err := h.f.Stat(ctx)
+		info, err := h.f.Load().Stat(ctx)
 		if err != nil {
 			return toErrno(err)
 		}
@@ -224,7 +224,7 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	} else if errno := n.drain(); errno != 0 {
 		return errno
 	} else if h != nil {
-		err = h.f.SetAttr(ctx, a)
+		err = h.f.Load().SetAttr(ctx, a)
 	} else if _, cached := n.fsys.attrs.Get(p); cached {
 		err = n.fsys.tree().SetAttr(ctx, p, a)
 	} else {

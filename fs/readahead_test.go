@@ -44,7 +44,8 @@ func TestReadaheadOutOfOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close(ctx)
-	h := &handle{f: f}
+	h := &handle{n: &node{fsys: &fsys{}}} // no reconnection
+	h.f.Store(f)
 	defer func() {
 		h.mu.Lock()
 		h.ra.dropLocked()

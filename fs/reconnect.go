@@ -4,9 +4,11 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/session/smb2"
 )
 
 // Reconnection. A session whose every channel has failed (the server
@@ -21,11 +23,14 @@ import (
 // backoff has passed, so a server that stays away costs each operation no
 // wait, and one that comes back is found within reconnectBackoffMax.
 //
-// What the old session held is gone: open files (their handles belong to
-// the old session, so their reads, writes and fsync fail with EIO and they
-// must be opened again), byte-range locks, and write-behind data that had
-// not reached the server (its error is reported by the flush or fsync of
-// the handle that wrote it). Operations in flight when the connection
+// What the old session held is gone: open files, byte-range locks, and
+// write-behind data that had not reached the server (its error is
+// reported by the flush or fsync of the handle that wrote it). A handle
+// open for reading only, without locks, is opened again on the new
+// session at its next read (readFile), when its path still leads to the
+// same file; the others keep their lost server handle, and their reads,
+// writes and fsync fail with EIO: what they wrote or locked may be gone,
+// and the program must open the file again. Operations in flight when the connection
 // dropped fail too: whether the server carried them out is unknown, so
 // none is sent again. The caches are emptied, since the server's files may
 // have changed while it was out of reach.
@@ -108,4 +113,55 @@ func (f *fsys) redial(lost *session.Tree, done chan struct{}) {
 		return
 	}
 	f.log.Warn("reconnected to the server: files opened before the loss must be opened again")
+}
+
+// readFile is the server handle h reads through: its own or, after a
+// reconnection, one opened again on the new session (see above). When that
+// cannot be done, it is the lost one, whose reads fail.
+func (h *handle) readFile() *session.File {
+	f := h.f.Load()
+	fsys := h.n.fsys
+	if fsys.o.Reconnect == nil || h.flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		return f
+	}
+	cur := fsys.tree()
+	if f.Tree() == cur || cur.Session().Lost() {
+		return f
+	}
+	h.reopenMu.Lock()
+	defer h.reopenMu.Unlock()
+	if f = h.f.Load(); f.Tree() == cur {
+		return f // reopened meanwhile
+	}
+	h.mu.Lock()
+	locked := len(h.locks) > 0
+	h.mu.Unlock()
+	if locked {
+		return f // the locks are gone: reading on as if held would lie
+	}
+	p := h.n.spath()
+	ctx, cancel := context.WithTimeout(context.Background(), reconnectTimeout)
+	defer cancel()
+	nf, info, err := cur.CreateStat(ctx, p, session.CreateOptions{
+		Access: accessFor(syscall.O_RDONLY), Options: smb2.FileNonDirectoryFile,
+	})
+	if err != nil {
+		fsys.log.Warn("cannot open again after reconnecting", "path", p, "err", err)
+		return f
+	}
+	if old := f.Info; old.FileID != 0 && info.FileID != old.FileID || !old.Created.IsZero() && !info.Created.Equal(old.Created) {
+		nf.Close(ctx)
+		fsys.log.Warn("not opened again after reconnecting: another file is at its path now", "path", p)
+		return f
+	}
+	h.f.Store(nf)
+	fsys.log.Info("opened again after reconnecting", "path", p)
+	return nf
+}
+
+// usable reports that h's server handle is (or, for a read-only handle,
+// can be made) one of the current session: operations through a lost one
+// fail, and those that can go by path should.
+func (h *handle) usable() bool {
+	return h.readFile().Tree() == h.n.fsys.rc.cur.Load()
 }
