@@ -587,10 +587,13 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		h.n.fsys.writers(h.n, false)
 	}
 	h.n.mu.Unlock()
+	h.reopenMu.Lock() // a read-ahead still running opens nothing again after this
 	h.mu.Lock()
 	h.closed = true
 	h.mu.Unlock()
-	cerr := h.f.Load().Close(context.WithoutCancel(ctx))
+	f := h.f.Load()
+	h.reopenMu.Unlock()
+	cerr := f.Close(context.WithoutCancel(ctx))
 	h.n.fsys.stale(h.n.spath())
 	if err != 0 {
 		return err

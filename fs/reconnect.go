@@ -134,10 +134,12 @@ func (h *handle) readFile() *session.File {
 		return f // reopened meanwhile
 	}
 	h.mu.Lock()
-	locked := len(h.locks) > 0
+	locked, closed := len(h.locks) > 0, h.closed
 	h.mu.Unlock()
-	if locked {
-		return f // the locks are gone: reading on as if held would lie
+	if locked || closed {
+		// The locks are gone: reading on as if held would lie. A
+		// released handle (a read-ahead still running) needs nothing.
+		return f
 	}
 	p := h.n.spath()
 	ctx, cancel := context.WithTimeout(context.Background(), reconnectTimeout)
