@@ -19,9 +19,9 @@ import (
 // and tree connection, so that a mount outlives a server restart as Linux
 // cifs mounts do. One attempt runs at a time, and every operation that
 // arrives meanwhile waits for it (Reconnect bounds it). After a failed
-// attempt, operations fail at once (errno of the lost connection) until the
-// backoff has passed, so a server that stays away costs each operation no
-// wait, and one that comes back is found within reconnectBackoffMax.
+// attempt, operations fail at once (EIO) until the backoff has passed, so
+// a server that stays away costs each operation no wait, and one that
+// comes back is found within reconnectBackoffMax.
 //
 // What the old session held is gone: open files, byte-range locks, and
 // write-behind data that had not reached the server (its error is
@@ -30,10 +30,10 @@ import (
 // session at its next read (readFile), when its path still leads to the
 // same file; the others keep their lost server handle, and their reads,
 // writes and fsync fail with EIO: what they wrote or locked may be gone,
-// and the program must open the file again. Operations in flight when the connection
-// dropped fail too: whether the server carried them out is unknown, so
-// none is sent again. The caches are emptied, since the server's files may
-// have changed while it was out of reach.
+// and the program must open the file again. Operations in flight when the
+// connection dropped fail too: whether the server carried them out is
+// unknown, so none is sent again. The caches are emptied, since the
+// server's files may have changed while it was out of reach.
 
 const (
 	reconnectTimeout    = 15 * time.Second // bound of one attempt, if Reconnect sets none tighter
@@ -48,7 +48,6 @@ type reconnState struct {
 	running chan struct{} // guarded by mu: closed when the attempt in flight ends; nil if none
 	next    time.Time     // guarded by mu: no attempt before this, after a failure
 	backoff time.Duration // guarded by mu: the wait after the last failure
-	count   int           // guarded by mu: successful reconnections
 }
 
 // tree is the tree to send an operation to: the current one or, when its
@@ -99,7 +98,6 @@ func (f *fsys) redial(lost *session.Tree, done chan struct{}) {
 		f.dirs.Clear()
 		r.cur.Store(t)
 		r.backoff, r.next = 0, time.Time{}
-		r.count++
 	} else {
 		r.backoff = min(max(2*r.backoff, reconnectBackoffMin), reconnectBackoffMax)
 		r.next = time.Now().Add(r.backoff)
