@@ -28,6 +28,10 @@ const writeBehind = 32 << 20
 // reads (of the node's writes from their offset on), fsync, flush, and
 // setattr or getattr that need the server wait for the writes in flight
 // first.
+//
+// Lock order: reopenMu before mu; node.mu is never held with either.
+// reopenMu is held across the CREATE of a reopen (see readFile), mu never
+// across a server round trip.
 type handle struct {
 	n      *node
 	f      atomic.Pointer[session.File] // replaced only by reopen
