@@ -19,6 +19,10 @@ type File struct {
 	Action uint32   // CreateAction: FileOpened, FileCreated, FileOverwritten…
 	diskID uint64   // from an SMB2_CREATE_QUERY_ON_DISK_ID answer; 0 if none
 	closed atomic.Bool
+
+	keyMu sync.Mutex // guards the resume key (server-side copy)
+	key   [smb2.ResumeKeySize]byte
+	keyOK bool
 }
 
 // Create opens or creates path.

@@ -19,6 +19,7 @@ type Tree struct {
 	encrypt   bool
 	maxAccess uint32
 	sec       security
+	copy      copyState
 }
 
 // Mount connects to a share by name.

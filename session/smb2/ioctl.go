@@ -12,6 +12,7 @@ const (
 	FsctlSrvRequestResumeKey       uint32 = 0x00140078
 	FsctlPipeTransceive            uint32 = 0x0011C017
 	FsctlSetSparse                 uint32 = 0x000900C4
+	FsctlSetZeroData               uint32 = 0x000980C8
 
 	IoctlFlagIsFsctl uint32 = 0x00000001
 )

@@ -501,3 +501,26 @@ func FuzzRequests(f *testing.F) {
 		}
 	})
 }
+
+func FuzzCopyChunkResponse(f *testing.F) {
+	f.Add((&CopyChunkResponse{ChunksWritten: 16, ChunkBytesWritten: 1 << 20, TotalBytesWritten: 16 << 20}).Append(nil))
+	f.Add(msgSeq(0, 11))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		msgFuzzCodec[CopyChunkResponse](t, data, nil, func(*CopyChunkResponse) bool { return true })
+	})
+}
+
+func FuzzResumeKey(f *testing.F) {
+	f.Add(AppendResumeKey(nil, [ResumeKeySize]byte{1, 2, 3}))
+	f.Add(msgSeq(0, 40))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		key, err := ParseResumeKey(data[:len(data):len(data)])
+		if err != nil {
+			msgFuzzErr(t, "resume key", err)
+			return
+		}
+		if !bytes.Equal(key[:], data[:ResumeKeySize]) {
+			t.Fatalf("key %x from %x", key, data)
+		}
+	})
+}

@@ -218,3 +218,29 @@ func TestMsgValidateNegotiateInfo(t *testing.T) {
 	}
 	msgPrefixesFail(t, "validate negotiate response", enc, 0, got.UnmarshalResponse)
 }
+
+// [MS-SMB2] 2.2.31.1 SRV_COPYCHUNK_COPY with two SRV_COPYCHUNKs (2.2.31.1.1),
+// 2.2.32.3 SRV_REQUEST_RESUME_KEY and 2.2.32.1 SRV_COPYCHUNK_RESPONSE.
+func TestMsgCopyChunk(t *testing.T) {
+	var key [ResumeKeySize]byte
+	copy(key[:], msgSeq(0x40, ResumeKeySize))
+	enc := AppendCopyChunkCopy(nil, key, []CopyChunk{
+		{SourceOffset: 0x1000, TargetOffset: 0x2000, Length: 1 << 20},
+		{SourceOffset: 0x101000, TargetOffset: 7, Length: 5},
+	})
+	want := msgBuf(32+2*24).put(0, msgSeq(0x40, 24)).u32(24, 2).u32(28, 0).
+		u64(32, 0x1000).u64(40, 0x2000).u32(48, 1<<20).u32(52, 0).
+		u64(56, 0x101000).u64(64, 7).u32(72, 5).u32(76, 0)
+	msgEqualBytes(t, "copychunk copy", enc, want)
+
+	rk := msgBuf(24+4+4).put(0, msgSeq(0x40, 24)).u32(24, 4).u32(28, 0xdeadbeef) // with a context
+	got, err := ParseResumeKey(rk)
+	if err != nil || got != key {
+		t.Fatalf("resume key %x, %v", got, err)
+	}
+	msgPrefixesFail(t, "resume key", rk, 28, func(b []byte) error { _, err := ParseResumeKey(b); return err })
+
+	r := &CopyChunkResponse{ChunksWritten: 2, ChunkBytesWritten: 5, TotalBytesWritten: 1<<20 + 5}
+	msgEqualBytes(t, "copychunk response", msgRoundTrip(t, r, &CopyChunkResponse{}),
+		msgBuf(12).u32(0, 2).u32(4, 5).u32(8, 1<<20+5))
+}

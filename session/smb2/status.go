@@ -30,6 +30,7 @@ const (
 	StatusInvalidDeviceRequest   Status = 0xC0000010
 	StatusEndOfFile              Status = 0xC0000011
 	StatusMoreProcessingRequired Status = 0xC0000016
+	StatusInvalidViewSize        Status = 0xC000001F
 	StatusNoMemory               Status = 0xC0000017
 	StatusAccessDenied           Status = 0xC0000022
 	StatusBufferTooSmall         Status = 0xC0000023
@@ -116,6 +117,7 @@ var statusNames = map[Status]string{
 	StatusInvalidDeviceRequest:   "STATUS_INVALID_DEVICE_REQUEST",
 	StatusEndOfFile:              "STATUS_END_OF_FILE",
 	StatusMoreProcessingRequired: "STATUS_MORE_PROCESSING_REQUIRED",
+	StatusInvalidViewSize:        "STATUS_INVALID_VIEW_SIZE",
 	StatusNoMemory:               "STATUS_NO_MEMORY",
 	StatusAccessDenied:           "STATUS_ACCESS_DENIED",
 	StatusBufferTooSmall:         "STATUS_BUFFER_TOO_SMALL",
