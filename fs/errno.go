@@ -32,6 +32,7 @@ var statusErrno = map[smb2.Status]syscall.Errno{
 	smb2.StatusObjectPathSyntaxBad:    syscall.EINVAL,
 	smb2.StatusObjectPathInvalid:      syscall.ENOTDIR,
 	smb2.StatusInvalidParameter:       syscall.EINVAL,
+	smb2.StatusInvalidViewSize:        syscall.EINVAL,
 	smb2.StatusNotSupported:           syscall.EOPNOTSUPP,
 	smb2.StatusNotImplemented:         syscall.EOPNOTSUPP,
 	smb2.StatusInvalidDeviceRequest:   syscall.EOPNOTSUPP,

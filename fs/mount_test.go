@@ -46,6 +46,13 @@ func mountServer(t testing.TB, srv *samba.Server, o smbfs.Options) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return mountTree(t, srv, tree, o)
+}
+
+// mountTree mounts tree, a tree connection to srv's share, through the
+// kernel and returns the mountpoint.
+func mountTree(t testing.TB, srv *samba.Server, tree *session.Tree, o smbfs.Options) string {
+	t.Helper()
 	mnt := t.TempDir()
 	if o.AttrTTL == 0 {
 		o.AttrTTL = time.Second
