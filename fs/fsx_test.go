@@ -3,6 +3,7 @@ package fs_test
 import (
 	"bytes"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -48,6 +49,19 @@ func randomOps(t *testing.T, cache string, seed uint64, ops int) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0))
+	// side is the source of copy_file_range, a file of its own.
+	side := make([]byte, 1<<20)
+	for j := range side {
+		side[j] = byte(rng.Uint32())
+	}
+	if err := os.WriteFile(p+"-side", side, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sideFd, err := os.Open(p + "-side")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sideFd.Close()
 	var model []byte
 	const maxSize = 3 << 20
 	modes := []int{os.O_RDWR, os.O_WRONLY, os.O_WRONLY | os.O_APPEND, os.O_RDONLY}
@@ -117,7 +131,7 @@ func randomOps(t *testing.T, cache string, seed uint64, ops int) {
 		}
 	}
 	for i := 0; i < ops; i++ {
-		switch op := rng.IntN(10); {
+		switch op := rng.IntN(12); {
 		case op < 3: // pwrite through a read-write or write-only descriptor
 			fd := fds[rng.IntN(2)]
 			n := size()
@@ -178,6 +192,37 @@ func randomOps(t *testing.T, cache string, seed uint64, ops int) {
 			} else {
 				model = append(model, make([]byte, n-len(model))...)
 			}
+		case op < 10: // copy_file_range from the side file, to a read-write or write-only descriptor
+			which := rng.IntN(2)
+			n := size()
+			off := offset(n)
+			in, out := int64(rng.IntN(len(side))), int64(off)
+			k, err := unix.CopyFileRange(int(sideFd.Fd()), &in, int(fds[which].Fd()), &out, n, 0)
+			if err != nil {
+				t.Fatalf("op %d: copy_file_range %d to %d: %v", i, n, off, err)
+			}
+			if want := min(n, len(side)-int(in)+k); k != want {
+				t.Fatalf("op %d: copy_file_range copied %d, want %d", i, k, want)
+			}
+			if off+k > len(model) {
+				model = append(model, make([]byte, off+k-len(model))...)
+			}
+			copy(model[off:], side[int(in)-k:int(in)])
+			note(i, fmt.Sprintf("copy_file_range fd %d", which), off, k)
+		case op < 11: // fallocate through the read-write descriptor: allocate, punch a hole, zero a range
+			n := size()
+			off := offset(n)
+			mode := []uint32{0, unix.FALLOC_FL_PUNCH_HOLE | unix.FALLOC_FL_KEEP_SIZE, unix.FALLOC_FL_ZERO_RANGE}[rng.IntN(3)]
+			if err := unix.Fallocate(int(fds[0].Fd()), mode, int64(off), int64(n)); err != nil {
+				t.Fatalf("op %d: fallocate mode %#x %d at %d: %v", i, mode, n, off, err)
+			}
+			if mode != 0 {
+				clear(model[min(off, len(model)):min(off+n, len(model))])
+			}
+			if mode&unix.FALLOC_FL_KEEP_SIZE == 0 && off+n > len(model) {
+				model = append(model, make([]byte, off+n-len(model))...)
+			}
+			note(i, fmt.Sprintf("fallocate mode %#x", mode), off, n)
 		default: // close and reopen one descriptor
 			j := rng.IntN(len(fds))
 			if err := fds[j].Close(); err != nil {

@@ -37,6 +37,8 @@ var fileOps = []Case{
 	{"create excl trunc append", createExclTruncAppend},
 	{"large io checksum", largeIO},
 	{"overwrite in place and fsync", overwriteFsync},
+	{"copy file range", copyFileRange},
+	{"fallocate", fallocate},
 	{"unlink open file", unlinkOpen},
 	{"mkdir rmdir", mkdirRmdir},
 	{"rename", rename},
@@ -124,6 +126,146 @@ func overwriteFsync(t *testing.T, tg *Target) {
 	f.ReadAt(got, 1<<20)
 	if !bytes.Equal(got, patch) {
 		t.Fatal("patched range read back differs")
+	}
+}
+
+// copyFileRange: cp (which copies by copy_file_range(2) since coreutils 9)
+// and copy_file_range itself, between ranges of files with data still on
+// its way and pages in the kernel's cache.
+func copyFileRange(t *testing.T, tg *Target) {
+	if out, err := exec.Command("cp", tg.m("big"), tg.m("big-copy")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	if tg.serverSum(t, "big-copy", 0, -1) != tg.serverSum(t, "big", 0, -1) {
+		t.Fatal("cp's copy differs from the original on the server's disk")
+	}
+	if err := os.Remove(tg.m("big-copy")); err != nil {
+		t.Fatal(err)
+	}
+
+	dst, err := os.OpenFile(tg.m("cfr"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	want := bytes.Repeat([]byte{'x'}, 1<<20)
+	if _, err := dst.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.ReadAt(make([]byte, len(want)), 0); err != nil { // pages cached
+		t.Fatal(err)
+	}
+	src, err := os.OpenFile(tg.m("cfr-src"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	patch := Rnd(300<<10 + 5)
+	if _, err := src.Write(patch); err != nil { // not flushed: still on its way
+		t.Fatal(err)
+	}
+	copyRange := func(inOff, outOff int64, n int) int {
+		t.Helper()
+		total := 0
+		for total < n {
+			k, err := unix.CopyFileRange(int(src.Fd()), &inOff, int(dst.Fd()), &outOff, n-total, 0)
+			if err != nil {
+				t.Fatalf("copy_file_range: %v", err)
+			}
+			if k == 0 {
+				break
+			}
+			total += k
+		}
+		return total
+	}
+	if k := copyRange(0, 4097, len(patch)); k != len(patch) {
+		t.Fatalf("copied %d of %d", k, len(patch))
+	}
+	copy(want[4097:], patch)
+	// Past the source's end: what there is, then nothing.
+	if k := copyRange(int64(len(patch))-100, 0, 1000); k != 100 {
+		t.Fatalf("copy across the source's end: %d bytes, want 100", k)
+	}
+	copy(want, patch[len(patch)-100:])
+	if k := copyRange(int64(len(patch))+10, 0, 1000); k != 0 {
+		t.Fatalf("copy from past the source's end: %d bytes", k)
+	}
+	// Past the target's end: the file grows.
+	if k := copyRange(7, 2<<20, 5000); k != 5000 {
+		t.Fatalf("copied %d of 5000", k)
+	}
+	want = append(want, make([]byte, 1<<20)...)
+	want = append(want, patch[7:5007]...)
+	got := make([]byte, len(want)+10)
+	if n, err := dst.ReadAt(got, 0); n != len(want) || !bytes.Equal(got[:n], want) {
+		t.Fatalf("read back after the copies: %d bytes (want %d), %v", n, len(want), err)
+	}
+	if st, err := dst.Stat(); err != nil || st.Size() != int64(len(want)) {
+		t.Fatalf("size after the copies: %v %v, want %d", st.Size(), err, len(want))
+	}
+	dst.Close()
+	if tg.serverSum(t, "cfr", 0, -1) != Sum(want) {
+		t.Fatal("the copies differ on the server's disk")
+	}
+}
+
+// fallocate: posix_fallocate past the end, FALLOC_FL_KEEP_SIZE, punching a
+// hole and zeroing a range, on a file with writes still on their way; and
+// fallocate(1).
+func fallocate(t *testing.T, tg *Target) {
+	f, err := os.OpenFile(tg.m("falloc"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	want := Rnd(256 << 10)
+	if _, err := f.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	size := func(what string, n int) {
+		t.Helper()
+		if st, err := f.Stat(); err != nil || st.Size() != int64(n) {
+			t.Fatalf("%s: size %d (%v), want %d", what, st.Size(), err, n)
+		}
+	}
+	if err := unix.Fallocate(fd, 0, 0, 1<<20); err != nil {
+		t.Fatalf("fallocate: %v", err)
+	}
+	want = append(want, make([]byte, 1<<20-len(want))...)
+	size("after fallocate past the end", len(want))
+	if err := unix.Fallocate(fd, unix.FALLOC_FL_KEEP_SIZE, 0, 4<<20); err != nil {
+		t.Fatalf("fallocate keep size: %v", err)
+	}
+	size("after fallocate with FALLOC_FL_KEEP_SIZE", len(want))
+	if err := unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 4096, 8192); err != nil {
+		t.Fatalf("punch hole: %v", err)
+	}
+	clear(want[4096 : 4096+8192])
+	if err := unix.Fallocate(fd, unix.FALLOC_FL_ZERO_RANGE, 100<<10+3, 1000); err != nil {
+		t.Fatalf("zero range: %v", err)
+	}
+	clear(want[100<<10+3 : 100<<10+1003])
+	if err := unix.Fallocate(fd, unix.FALLOC_FL_ZERO_RANGE, 1<<20-100, 200); err != nil {
+		t.Fatalf("zero range past the end: %v", err)
+	}
+	clear(want[1<<20-100:])
+	want = append(want, make([]byte, 100)...)
+	size("after zeroing past the end", len(want))
+	got := make([]byte, len(want)+10)
+	if n, err := f.ReadAt(got, 0); n != len(want) || !bytes.Equal(got[:n], want) {
+		t.Fatalf("read back: %d bytes (want %d), %v", n, len(want), err)
+	}
+	f.Close()
+	if tg.serverSum(t, "falloc", 0, -1) != Sum(want) {
+		t.Fatal("the file differs on the server's disk")
+	}
+	if out, err := exec.Command("fallocate", "-l", "3MiB", tg.m("falloc-tool")).CombinedOutput(); err != nil {
+		t.Fatalf("fallocate(1): %v %s", err, out)
+	}
+	if st := tg.serverStat(t, "falloc-tool"); st.Size != 3<<20 {
+		t.Fatalf("fallocate -l 3MiB: %d bytes on the server", st.Size)
 	}
 }
 
