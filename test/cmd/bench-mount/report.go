@@ -42,7 +42,7 @@ func (b *bench) summarize(w, who string, steps []Step) *Row {
 		return r
 	}
 	r.Seconds = benchutil.Median(secs)
-	if w == "write" || w == "read" {
+	if w == "write" || w == "read" || w == "cp" {
 		r.MBps = float64(b.cfg.size) / r.Seconds / 1e6
 	}
 	return r
@@ -54,7 +54,7 @@ func judge(r *Row, rows map[string]*Row) {
 	var missed []string
 	unknown := false
 	switch r.Workload {
-	case "write", "read", "untar":
+	case "write", "read", "cp", "untar":
 		want = append(want, "≥1.0× smbclient")
 		switch base := rows["smbclient"]; {
 		case base == nil || base.Error != "":
@@ -167,7 +167,7 @@ func printTable(w io.Writer, rep Report) {
 			fmt.Fprintln(w, f)
 		}
 	}
-	fmt.Fprintln(w, "\ntargets for mount.smbd3: read/write ≥1.0× smbclient, untar ≤ smbclient's mput, ls -lR ≤0.1 s, rm -rf ≤1 s, every workload ahead of the rclone and smbnetfs rows")
+	fmt.Fprintln(w, "\ntargets for mount.smbd3: read/write (and cp) ≥1.0× smbclient, untar ≤ smbclient's mput, ls -lR ≤0.1 s, rm -rf ≤1 s, every workload ahead of the rclone and smbnetfs rows")
 	for _, r := range rep.Rows {
 		for i, s := range r.Runs {
 			if s.Error == "" && s.Seconds-s.ReturnSeconds > 0.1*s.Seconds && s.Seconds-s.ReturnSeconds > 0.01 {
