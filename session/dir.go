@@ -53,7 +53,7 @@ func (t *Tree) WalkDir(ctx context.Context, path string, fn func(*FileInfo) erro
 		Access:  smb2.FileListDirectory | smb2.FileReadAttributes | smb2.Synchronize,
 		Options: smb2.FileDirectoryFile,
 	}
-	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: open.request(path)},
+	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: open.request(t, path)},
 		query(smb2.AnyFileID, smb2.QueryDirRestartScans), query(smb2.AnyFileID, 0),
 		&request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: smb2.AnyFileID}})
 	if err != nil {
@@ -73,7 +73,7 @@ func (t *Tree) WalkDir(ctx context.Context, path string, fn func(*FileInfo) erro
 		return nil
 	}
 	for _, cl := range calls[1:3] {
-		more, err := dirBatch(cl, path, collect)
+		more, err := dirBatch(cl, t.s.cfg.CharMap, path, collect)
 		if err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ func (t *Tree) WalkDir(ctx context.Context, path string, fn func(*FileInfo) erro
 // walkDirOpen lists a directory through a handle kept open across as many
 // QUERY_DIRECTORY round trips as it takes.
 func (t *Tree) walkDirOpen(ctx context.Context, path string, open CreateOptions, query func(smb2.FileID, uint8) *request, fn func(*FileInfo) error) error {
-	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: open.request(path)},
+	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: open.request(t, path)},
 		query(smb2.AnyFileID, smb2.QueryDirRestartScans))
 	if err != nil {
 		return err
@@ -112,7 +112,7 @@ func (t *Tree) walkDirOpen(ctx context.Context, path string, open CreateOptions,
 	f := &File{t: t, id: cr.FileID, path: path}
 	defer f.Close(context.WithoutCancel(ctx))
 	for {
-		more, err := dirBatch(cl, path, fn)
+		more, err := dirBatch(cl, t.s.cfg.CharMap, path, fn)
 		if err != nil || !more {
 			return err
 		}
@@ -130,7 +130,7 @@ func (t *Tree) walkDirOpen(ctx context.Context, path string, open CreateOptions,
 
 // dirBatch hands the entries of one QUERY_DIRECTORY response to fn and
 // reports whether the server may have more.
-func dirBatch(cl *call, path string, fn func(*FileInfo) error) (more bool, err error) {
+func dirBatch(cl *call, m CharMap, path string, fn func(*FileInfo) error) (more bool, err error) {
 	if cl.hdr.Status == smb2.StatusNoMoreFiles {
 		return false, nil
 	}
@@ -147,7 +147,7 @@ func dirBatch(cl *call, path string, fn func(*FileInfo) error) (more bool, err e
 			return nil
 		}
 		fi = FileInfo{
-			Name: e.Name, Size: int64(e.EndOfFile), Alloc: int64(e.AllocationSize),
+			Name: m.fromWire(e.Name), Size: int64(e.EndOfFile), Alloc: int64(e.AllocationSize),
 			Attributes: uint32(e.FileAttributes),
 			Created:    smb2.FiletimeToTime(e.CreationTime), Accessed: smb2.FiletimeToTime(e.LastAccessTime),
 			Modified: smb2.FiletimeToTime(e.LastWriteTime), Changed: smb2.FiletimeToTime(e.ChangeTime),

@@ -27,7 +27,7 @@ type File struct {
 
 // Create opens or creates path.
 func (t *Tree) Create(ctx context.Context, path string, o CreateOptions) (*File, error) {
-	cl, err := t.roundTrip(ctx, &request{cmd: smb2.CmdCreate, body: o.request(path)})
+	cl, err := t.roundTrip(ctx, &request{cmd: smb2.CmdCreate, body: o.request(t, path)})
 	if err != nil {
 		return nil, withPath(err, "open", path)
 	}

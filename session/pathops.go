@@ -13,7 +13,7 @@ import (
 // caller) after checking the CREATE status.
 func (t *Tree) withHandle(ctx context.Context, op, path string, o CreateOptions, mids ...*request) (*smb2.CreateResponse, []*call, error) {
 	reqs := make([]*request, 0, len(mids)+2)
-	reqs = append(reqs, &request{cmd: smb2.CmdCreate, body: o.request(path)})
+	reqs = append(reqs, &request{cmd: smb2.CmdCreate, body: o.request(t, path)})
 	reqs = append(reqs, mids...)
 	reqs = append(reqs, &request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: smb2.AnyFileID}})
 	calls, err := t.compound(ctx, reqs...)
@@ -146,7 +146,7 @@ func (t *Tree) Remove(ctx context.Context, path string) error {
 		Access:  smb2.Delete | smb2.FileReadAttributes,
 		Options: smb2.FileNonDirectoryFile | smb2.FileOpenReparsePoint | smb2.FileDeleteOnClose,
 	}
-	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: o.request(path)},
+	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: o.request(t, path)},
 		&request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: smb2.AnyFileID}})
 	if err != nil {
 		return err
@@ -171,7 +171,7 @@ func (t *Tree) Rmdir(ctx context.Context, path string) error {
 // Rename moves from to to; with replace an existing target is replaced
 // (a non-empty directory target still fails).
 func (t *Tree) Rename(ctx context.Context, from, to string, replace bool) error {
-	info := smb2.FileRenameInformation{ReplaceIfExists: replace, FileName: smbPath(to)}
+	info := smb2.FileRenameInformation{ReplaceIfExists: replace, FileName: t.smbPath(to)}
 	return t.setPath(ctx, "rename", from, CreateOptions{
 		Access: smb2.Delete | smb2.FileReadAttributes, Options: smb2.FileOpenReparsePoint,
 	}, smb2.FileRenameInformationClass, info.Append(nil))
@@ -179,7 +179,7 @@ func (t *Tree) Rename(ctx context.Context, from, to string, replace bool) error 
 
 // Link creates a hard link newPath to the existing file oldPath.
 func (t *Tree) Link(ctx context.Context, oldPath, newPath string) error {
-	info := smb2.FileLinkInformation{FileName: smbPath(newPath)}
+	info := smb2.FileLinkInformation{FileName: t.smbPath(newPath)}
 	return t.setPath(ctx, "link", oldPath, CreateOptions{
 		Access: smb2.FileReadAttributes | smb2.FileWriteAttributes, Options: smb2.FileNonDirectoryFile,
 	}, smb2.FileLinkInformationClass, info.Append(nil))
@@ -259,7 +259,7 @@ func (f *File) Truncate(ctx context.Context, size int64) error {
 // full attributes (including its file index), in one round trip: a related
 // compound of CREATE and QUERY_INFO.
 func (t *Tree) CreateStat(ctx context.Context, path string, o CreateOptions) (*File, FileInfo, error) {
-	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: o.request(path)},
+	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: o.request(t, path)},
 		queryInfo(smb2.InfoTypeFile, uint8(smb2.FileAllInformationClass), 4096))
 	if err != nil {
 		return nil, FileInfo{}, err

@@ -85,6 +85,9 @@ type Config struct {
 	// InterfaceRefresh is how often the server's interface list is
 	// queried again; default 10 minutes.
 	InterfaceRefresh time.Duration
+	// CharMap maps characters POSIX allows in names and SMB does not
+	// (default MapNone; the mount uses MapSFM, as Linux cifs does).
+	CharMap CharMap
 	// Logger receives protocol-level debug output; default: discard.
 	Logger *slog.Logger
 }

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/smbd3/mount.smbd3/session/smb2"
@@ -125,10 +124,7 @@ func (t *Tree) disconnect(ctx context.Context) error {
 }
 
 // smbPath converts a '/'-separated share-relative path to the SMB form.
-func smbPath(p string) string {
-	p = strings.Trim(p, "/")
-	return strings.ReplaceAll(p, "/", `\`)
-}
+func (t *Tree) smbPath(p string) string { return t.s.cfg.CharMap.wirePath(p) }
 
 func withPath(err error, op, path string) error {
 	if e, ok := err.(*Error); ok {
@@ -175,7 +171,7 @@ type CreateOptions struct {
 	Contexts    []smb2.CreateContext
 }
 
-func (o *CreateOptions) request(path string) *smb2.CreateRequest {
+func (o *CreateOptions) request(t *Tree, path string) *smb2.CreateRequest {
 	r := &smb2.CreateRequest{
 		ImpersonationLevel: smb2.ImpersonationImpersonation,
 		DesiredAccess:      o.Access,
@@ -183,7 +179,7 @@ func (o *CreateOptions) request(path string) *smb2.CreateRequest {
 		ShareAccess:        o.Share,
 		CreateDisposition:  o.Disposition,
 		CreateOptions:      o.Options,
-		Name:               smbPath(path),
+		Name:               t.smbPath(path),
 		Contexts:           o.Contexts,
 	}
 	if r.DesiredAccess == 0 {

@@ -166,6 +166,7 @@ func connect(ctx context.Context, o *Options, log *slog.Logger) (*session.Sessio
 		Multichannel: o.Multichannel,
 		MaxChannels:  o.MaxChannels,
 		DialTimeout:  connectTimeout,
+		CharMap:      charMapOf(o.CharMap),
 		Logger:       log.With("component", "smb"),
 	}
 	// SMB-Direct uses the pure-Go iWARP provider: no kernel RDMA needed.
@@ -239,6 +240,17 @@ func dialectOf(vers string) smb2.Dialect {
 		return smb2.Dialect311
 	}
 	return 0
+}
+
+// charMapOf maps the CharMap option to the engine's name mapping.
+func charMapOf(m string) session.CharMap {
+	switch m {
+	case "sfm":
+		return session.MapSFM
+	case "sfu":
+		return session.MapSFU
+	}
+	return session.MapNone
 }
 
 // chunkOf is the engine's largest READ/WRITE: the smaller of rsize and wsize

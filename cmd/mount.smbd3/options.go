@@ -79,6 +79,10 @@ type Options struct {
 	Sign  bool   // require signing (also set by the sec=…i modes)
 	Seal  bool   // require encryption
 	Cache string // "strict", "loose" or "none"
+	// CharMap maps characters POSIX allows in names and SMB does not:
+	// "sfm" (mapposix, the default, as in Linux cifs), "sfu" (mapchars)
+	// or "none" (nomapposix, nomapchars).
+	CharMap string
 
 	ActimeoSec  int // actimeo=, default 1
 	AcRegMaxSec int // attribute timeout for files: acregmax=, else ActimeoSec
@@ -110,7 +114,7 @@ const optionsUsage = `usage: mount.smbd3 //server[:port]/share[/subdir] MOUNTPOI
            username=U,password=P,domain=D,credentials=FILE,guest,sec=ntlmssp|none,
            uid=,gid=,file_mode=,dir_mode=,ro,rw,vers=3.0|3.02|3.1.1|3|default,
            sign,seal,cache=strict|loose|none,actimeo=,rsize=,wsize=,port=,
-           direct_read_min=SIZE,
+           direct_read_min=SIZE,mapposix|mapchars|nomapposix,
            multichannel,max_channels=N,rdma,rdma_port=,rdma_crc,allow_other
   -r, -w   same as -o ro, -o rw
   -f       stay in the foreground
@@ -281,6 +285,7 @@ func (p *optionParser) setDefaults() {
 	o.Vers = "default"
 	o.Sec = "ntlmssp"
 	o.Cache = "strict"
+	o.CharMap = "sfm"
 	o.DirectReadMin = fs.DefaultDirectReadMin
 	o.ActimeoSec = defaultActimeo
 	o.RDMAPort = defaultRDMAPort
@@ -302,6 +307,7 @@ var (
 	flagOptions = map[string]bool{
 		"ro": true, "rw": true, "sign": true, "seal": true, "allow_other": true, "rdma": true,
 		"rdma_crc": true, "multichannel": true, "nomultichannel": true, "guest": true,
+		"mapposix": true, "nomapposix": true, "mapchars": true, "nomapchars": true,
 	}
 	valueOptions = map[string]bool{
 		"username": true, "user": true, "password": true, "pass": true,
@@ -385,6 +391,12 @@ func (p *optionParser) apply(opt string) error {
 		return noValue(func() { o.Multichannel, p.noMulti = false, true })
 	case "guest":
 		return noValue(func() { o.Guest = true })
+	case "mapposix":
+		return noValue(func() { o.CharMap = "sfm" })
+	case "mapchars":
+		return noValue(func() { o.CharMap = "sfu" })
+	case "nomapposix", "nomapchars":
+		return noValue(func() { o.CharMap = "none" })
 	}
 	if !hasVal {
 		if valueOptions[key] {
@@ -980,6 +992,12 @@ func (o *Options) Redacted() string {
 		addf("acregmax=%d acdirmax=%d", o.AcRegMaxSec, o.AcDirMaxSec)
 	}
 	addf("rsize=%d wsize=%d", o.Rsize, o.Wsize)
+	switch o.CharMap {
+	case "sfu":
+		add("mapchars")
+	case "none":
+		add("nomapposix")
+	}
 	if o.Cache == "strict" {
 		addf("direct_read_min=%d", o.DirectReadMin)
 	}

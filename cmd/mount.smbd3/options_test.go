@@ -21,7 +21,7 @@ func defaultOptions() Options {
 		Server: "srv", Port: 445, Share: "share", Mountpoint: "/mnt",
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 		FileMode: 0o755, DirMode: 0o755,
-		Vers: "default", Sec: "ntlmssp", Cache: "strict",
+		Vers: "default", Sec: "ntlmssp", Cache: "strict", CharMap: "sfm",
 		ActimeoSec: 1, AcRegMaxSec: 1, AcDirMaxSec: 1,
 		MaxChannels: 1, RDMAPort: 5445, DirectReadMin: 64 << 20,
 	}
@@ -38,6 +38,10 @@ func TestParseArgs(t *testing.T) {
 	}{
 		{"defaults", base, nil, func(o *Options) {}},
 		{"options first", []string{"-o", "ro", "//srv/share", "/mnt"}, nil, func(o *Options) { o.ReadOnly = true }},
+		{"mapchars", withOpts("mapchars"), nil, func(o *Options) { o.CharMap = "sfu" }},
+		{"nomapposix", withOpts("nomapposix"), nil, func(o *Options) { o.CharMap = "none" }},
+		{"nomapchars", withOpts("mapchars,nomapchars"), nil, func(o *Options) { o.CharMap = "none" }},
+		{"mapposix last", withOpts("nomapposix,mapposix"), nil, func(o *Options) { o.CharMap = "sfm" }},
 		{"direct_read_min", withOpts("direct_read_min=1GiB"), nil, func(o *Options) { o.DirectReadMin = 1 << 30 }},
 		{"direct_read_min off", withOpts("direct_read_min=0"), nil, func(o *Options) { o.DirectReadMin = 0 }},
 		{"flags", []string{"-f", "//srv/share", "-v", "/mnt", "-s", "-n"}, nil, func(o *Options) { o.Foreground, o.Verbose = true, true }},

@@ -48,6 +48,7 @@ var fileOps = []Case{
 	{"statfs", statfs},
 	{"xattr", xattr},
 	{"locks", locks},
+	{"reserved characters", reservedChars},
 }
 
 func createExclTruncAppend(t *testing.T, tg *Target) {
@@ -570,5 +571,73 @@ func locks(t *testing.T, tg *Target) {
 	}
 	if err := exec.Command("flock", "-n", "-x", m("lk"), "true").Run(); err != nil {
 		t.Fatalf("lock still held after unlock: %v", err)
+	}
+}
+
+// reservedChars creates, lists, renames and removes names with characters
+// POSIX allows and SMB does not. The mount maps them as Linux cifs and
+// macOS do (SFM, U+F0xx), so the server's disk holds the mapped names.
+func reservedChars(t *testing.T, tg *Target) {
+	m := tg.m
+	if err := os.MkdirAll(m("rc/back"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{ // local name: name on the server's disk
+		"12:30":      "12\uf02230",
+		`quo"te`:     "quo\uf020te",
+		"st*r":       "st\uf021r",
+		"lt<gt>":     "lt\uf023gt\uf024",
+		"why?":       "why\uf025",
+		`back\slash`: "back\uf026slash",
+		"pi|pe":      "pi\uf027pe",
+		"ctl\x01":    "ctl\uf001",
+		"dot.":       "dot\uf029",
+		"space ":     "space\uf028",
+		"a.b c":      "a.b c",
+	}
+	for local, disk := range names {
+		if err := os.WriteFile(m("rc/"+local), []byte(local), 0o644); err != nil {
+			t.Fatalf("create %q: %v", local, err)
+		}
+		if b := tg.serverFile(t, "rc/"+disk); string(b) != local {
+			t.Fatalf("server's %q = %q, want %q", disk, b, local)
+		}
+	}
+	if ents, err := os.ReadDir(m("rc/back")); err != nil || len(ents) != 0 {
+		t.Fatalf(`"back\slash" reached the directory "back": %v %v`, ents, err)
+	}
+	ents, err := os.ReadDir(m("rc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range ents {
+		got[e.Name()] = true
+	}
+	for local := range names {
+		if !got[local] {
+			t.Errorf("listing lacks %q: %v", local, got)
+		}
+	}
+	if len(got) != len(names)+1 {
+		t.Errorf("listing has %d names, want %d: %v", len(got), len(names)+1, got)
+	}
+	if err := os.Mkdir(m("rc/d:ir."), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(m("rc/12:30"), m("rc/d:ir./13:45?")); err != nil {
+		t.Fatal(err)
+	}
+	if b := tg.serverFile(t, "rc/d\uf022ir\uf029/13\uf02245\uf025"); string(b) != "12:30" {
+		t.Fatalf("renamed file on the server = %q", b)
+	}
+	if b, err := os.ReadFile(m("rc/d:ir./13:45?")); err != nil || string(b) != "12:30" {
+		t.Fatalf("read back through the mount: %q %v", b, err)
+	}
+	if err := os.RemoveAll(m("rc")); err != nil {
+		t.Fatal(err)
+	}
+	if !tg.serverGone(t, "rc") {
+		t.Fatal("rc still on the server")
 	}
 }
