@@ -586,6 +586,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	err := h.wait(0, -1)
 	h.n.mu.Lock()
 	delete(h.n.handles, h)
+	h.n.closing++
 	if !h.n.writingLocked() {
 		h.n.wend = 0 // everything written is on the server
 		h.n.fsys.writers(h.n, false)
@@ -598,6 +599,9 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	f := h.f.Load()
 	h.reopenMu.Unlock()
 	cerr := f.Close(context.WithoutCancel(ctx))
+	h.n.mu.Lock()
+	h.n.closing--
+	h.n.mu.Unlock()
 	h.n.fsys.stale(h.n.spath())
 	if err != 0 {
 		return err

@@ -22,6 +22,7 @@ type node struct {
 
 	mu      sync.Mutex
 	handles map[*handle]struct{} // open file handles, for write-behind draining
+	closing int                  // handles released whose SMB CLOSE has not completed
 	cached  cacheStamp           // server mtime and size when pages were last cached
 	// pagesCached: the file has been opened through the page cache, so
 	// the kernel may hold its pages (even after close, in a mapping).
@@ -340,6 +341,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	}
 	from, to := n.child(name), np.child(newName)
 	replace := flags&renameNoreplace == 0
+	if replace && np.childOpen(newName) && !(n == np && name == newName) {
+		return n.renameOverOpen(ctx, from, to, np)
+	}
 	err := n.fsys.tree().Rename(ctx, from, to, replace)
 	if e := toErrno(err); err != nil && replace && (e == syscall.EACCES || e == syscall.EEXIST) {
 		// POSIX replaces an empty directory; SMB refuses to. Remove it
@@ -355,14 +359,44 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		n.fsys.changedTree(to)
 		return toErrno(err)
 	}
-	moved, ok := n.fsys.attrs.Get(from)
-	n.fsys.removed(from)
-	n.fsys.removed(to)
+	n.fsys.renamed(from, to)
+	return 0
+}
+
+// renamed updates the caches after a rename of from to to.
+func (f *fsys) renamed(from, to string) {
+	moved, ok := f.attrs.Get(from)
+	f.removed(from)
+	f.removed(to)
 	if ok {
-		n.fsys.added(to, moved)
+		f.added(to, moved)
 	} else {
-		n.fsys.changed(to)
+		f.changed(to)
 	}
+}
+
+// renameOverOpen replaces a file that is open through this mount (or
+// whose last close is on its way). SMB refuses to replace an open file
+// (STATUS_ACCESS_DENIED), where POSIX replaces the name and leaves the
+// open descriptors on the old file. So the target is moved aside first,
+// as Unlink does, and deleted there once the rename has succeeded; if the
+// rename fails, it is put back.
+func (n *node) renameOverOpen(ctx context.Context, from, to string, np *node) syscall.Errno {
+	aside, err := np.moveAside(ctx, to)
+	if err != nil {
+		n.fsys.changedTree(to)
+		return toErrno(err)
+	}
+	if err := n.fsys.tree().Rename(ctx, from, to, false); err != nil {
+		n.fsys.tree().Rename(context.WithoutCancel(ctx), aside, to, false)
+		n.fsys.changedTree(from)
+		n.fsys.changedTree(to)
+		return toErrno(err)
+	}
+	if err := n.fsys.remove(ctx, aside); err != nil {
+		n.fsys.log.Warn("cannot delete the file a rename replaced", "path", to, "err", err)
+	}
+	n.fsys.renamed(from, to)
 	return 0
 }
 

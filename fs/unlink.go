@@ -41,8 +41,8 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	p := n.child(name)
 	var err error
 	if n.childOpen(name) {
-		aside := n.child(asidePrefix + randomHex())
-		if err = n.fsys.tree().Rename(ctx, p, aside, false); err == nil {
+		var aside string
+		if aside, err = n.moveAside(ctx, p); err == nil {
 			if err = n.fsys.remove(ctx, aside); err != nil {
 				// Put it back rather than leave it hidden.
 				n.fsys.tree().Rename(context.WithoutCancel(ctx), aside, p, false)
@@ -62,8 +62,16 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	return 0
 }
 
+// moveAside renames the file at p, a child of n, to a hidden name in n.
+func (n *node) moveAside(ctx context.Context, p string) (string, error) {
+	aside := n.child(asidePrefix + randomHex())
+	return aside, n.fsys.tree().Rename(ctx, p, aside, false)
+}
+
 // childOpen reports whether the child name has handles open through this
-// mount.
+// mount, or closing: the kernel sends the last close of a file (RELEASE)
+// after close(2) has returned, so a file just closed may still be open on
+// the server.
 func (n *node) childOpen(name string) bool {
 	ch := n.GetChild(name)
 	if ch == nil {
@@ -75,7 +83,7 @@ func (n *node) childOpen(name string) bool {
 	}
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
-	return len(cn.handles) > 0
+	return len(cn.handles) > 0 || cn.closing > 0
 }
 
 // remove deletes the file p, clearing the read-only attribute if that is
