@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,7 +132,7 @@ func randomOps(t *testing.T, cache string, seed uint64, ops int) {
 		}
 	}
 	for i := 0; i < ops; i++ {
-		switch op := rng.IntN(12); {
+		switch op := rng.IntN(13); {
 		case op < 3: // pwrite through a read-write or write-only descriptor
 			fd := fds[rng.IntN(2)]
 			n := size()
@@ -223,6 +224,30 @@ func randomOps(t *testing.T, cache string, seed uint64, ops int) {
 				model = append(model, make([]byte, off+n-len(model))...)
 			}
 			note(i, fmt.Sprintf("fallocate mode %#x", mode), off, n)
+		case op < 12: // SEEK_DATA and SEEK_HOLE through the read-only descriptor
+			if len(model) == 0 {
+				break
+			}
+			off := rng.IntN(len(model))
+			fd := int(fds[3].Fd())
+			d, err := unix.Seek(fd, int64(off), unix.SEEK_DATA)
+			if err != nil && err != unix.ENXIO || err == nil && (d < int64(off) || d >= int64(len(model))) {
+				t.Fatalf("op %d: SEEK_DATA from %d of %d bytes: %d, %v", i, off, len(model), d, err)
+			}
+			if err == unix.ENXIO {
+				d = int64(len(model))
+			}
+			if slices.ContainsFunc(model[off:d], func(c byte) bool { return c != 0 }) {
+				t.Fatalf("op %d: SEEK_DATA from %d skipped data: answered %d", i, off, d)
+			}
+			h, err := unix.Seek(fd, int64(off), unix.SEEK_HOLE)
+			if err != nil || h < int64(off) || h > int64(len(model)) {
+				t.Fatalf("op %d: SEEK_HOLE from %d of %d bytes: %d, %v", i, off, len(model), h, err)
+			}
+			if e, err := unix.Seek(fd, h, unix.SEEK_DATA); h < int64(len(model)) && err == nil && e > h &&
+				slices.ContainsFunc(model[h:e], func(c byte) bool { return c != 0 }) {
+				t.Fatalf("op %d: [%d, %d) answered as a hole holds data", i, h, e)
+			}
 		default: // close and reopen one descriptor
 			j := rng.IntN(len(fds))
 			if err := fds[j].Close(); err != nil {

@@ -2,12 +2,14 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"math"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/session/smb2"
 )
 
 // fallocate(2) modes the mount carries out.
@@ -54,6 +56,13 @@ func (n *node) Allocate(ctx context.Context, fh fs.FileHandle, off uint64, size 
 	grow := mode&fallocKeepSize == 0 && end > info.Size
 	if mode&(fallocPunchHole|fallocZeroRange) != 0 {
 		if zend := min(end, info.Size); start < zend {
+			if mode&fallocPunchHole != 0 && smb2.FileAttributes(info.Attributes)&smb2.FileAttributeSparseFile == 0 {
+				// Only a sparse file's zeroed ranges are freed; a server
+				// without sparse files writes the zeros instead.
+				if err := f.SetSparse(ctx); err != nil {
+					n.fsys.log.Debug("cannot make a file sparse to punch a hole", "path", p, "err", err)
+				}
+			}
 			err = f.ZeroRange(ctx, start, zend)
 		}
 	} else if end > info.Alloc {
@@ -71,4 +80,70 @@ func (n *node) Allocate(ctx context.Context, fh fs.FileHandle, off uint64, size 
 		n.wrote(end)
 	}
 	return 0
+}
+
+// lseek(2) whences the kernel hands to the file system.
+const (
+	seekData = 3 // SEEK_DATA
+	seekHole = 4 // SEEK_HOLE
+)
+
+var _ = (fs.NodeLseeker)((*node)(nil))
+
+// Lseek answers SEEK_DATA and SEEK_HOLE from the server's allocated ranges
+// (FSCTL_QUERY_ALLOCATED_RANGES): cp, tar --sparse and the like then skip
+// the holes of a sparse file instead of reading zeros. A server that
+// cannot say gets the answers of a file without holes.
+func (n *node) Lseek(ctx context.Context, fh fs.FileHandle, off uint64, whence uint32) (uint64, syscall.Errno) {
+	ctx = uninterrupted(ctx)
+	h, ok := fh.(*handle)
+	if !ok || whence != seekData && whence != seekHole {
+		return 0, syscall.EINVAL
+	}
+	// Every write first: the size and the ranges must count them.
+	if errno := n.drain(); errno != 0 {
+		return 0, errno
+	}
+	f := h.f.Load()
+	info, err := f.Stat(ctx)
+	if err != nil {
+		return 0, toErrno(err)
+	}
+	if off >= uint64(info.Size) {
+		return 0, syscall.ENXIO
+	}
+	start := int64(off)
+	data, hole, found := start, info.Size, false
+	err = f.AllocatedRanges(ctx, start, info.Size, func(r smb2.AllocatedRange) bool {
+		switch {
+		case !found:
+			found, data, hole = true, r.Offset, r.End()
+			if r.Offset > start {
+				hole = start
+				return false
+			}
+			return whence == seekHole
+		case r.Offset > hole:
+			return false
+		}
+		hole = r.End()
+		return true
+	})
+	var serr *session.Error
+	switch {
+	case errors.As(err, &serr):
+		n.fsys.log.Debug("no allocated ranges: the file is taken as all data", "path", n.spath(), "err", err)
+		data, hole = start, info.Size
+	case err != nil:
+		return 0, toErrno(err)
+	case !found:
+		data, hole = -1, start // a hole up to the end of the file
+	}
+	if whence == seekData {
+		if data < 0 {
+			return 0, syscall.ENXIO
+		}
+		return uint64(data), 0
+	}
+	return uint64(hole), 0
 }

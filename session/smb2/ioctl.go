@@ -13,6 +13,7 @@ const (
 	FsctlPipeTransceive            uint32 = 0x0011C017
 	FsctlSetSparse                 uint32 = 0x000900C4
 	FsctlSetZeroData               uint32 = 0x000980C8
+	FsctlQueryAllocatedRanges      uint32 = 0x000940CF
 
 	IoctlFlagIsFsctl uint32 = 0x00000001
 )

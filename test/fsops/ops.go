@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,6 +40,7 @@ var fileOps = []Case{
 	{"overwrite in place and fsync", overwriteFsync},
 	{"copy file range", copyFileRange},
 	{"fallocate", fallocate},
+	{"seek data hole", seekDataHole},
 	{"unlink open file", unlinkOpen},
 	{"mkdir rmdir", mkdirRmdir},
 	{"rename", rename},
@@ -639,5 +641,91 @@ func reservedChars(t *testing.T, tg *Target) {
 	}
 	if !tg.serverGone(t, "rc") {
 		t.Fatal("rc still on the server")
+	}
+}
+
+// seekDataHole punches a hole in the middle of a file and walks the file
+// with SEEK_DATA and SEEK_HOLE: the hole is reported where it is (unless
+// the server cannot keep holes), every byte reported as a hole reads as
+// zero, and cp carries the file out of the mount intact.
+func seekDataHole(t *testing.T, tg *Target) {
+	const size, holeAt, holeEnd = 4 << 20, 1 << 20, 3 << 20
+	want := Rnd(size)
+	if err := os.WriteFile(tg.m("sparse"), want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(tg.m("sparse"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	if err := unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, holeAt, holeEnd-holeAt); err != nil {
+		t.Fatalf("punch hole: %v", err)
+	}
+	clear(want[holeAt:holeEnd])
+	seek := func(off int64, whence int) int64 {
+		t.Helper()
+		got, err := unix.Seek(fd, off, whence)
+		if err != nil {
+			t.Fatalf("lseek(%d, %d): %v", off, whence, err)
+		}
+		return got
+	}
+	if _, err := unix.Seek(fd, size, unix.SEEK_DATA); err != syscall.ENXIO {
+		t.Fatalf("SEEK_DATA at the end: %v, want ENXIO", err)
+	}
+	if _, err := unix.Seek(fd, size+1, unix.SEEK_HOLE); err != syscall.ENXIO {
+		t.Fatalf("SEEK_HOLE past the end: %v, want ENXIO", err)
+	}
+	if got := seek(0, unix.SEEK_DATA); got != 0 {
+		t.Fatalf("SEEK_DATA from 0 = %d", got)
+	}
+	// Walk data and holes: what is a hole must read as zeros.
+	var holes int64
+	for off := int64(0); off < size; {
+		h := seek(off, unix.SEEK_HOLE)
+		if h <= off && off != 0 || h > size {
+			t.Fatalf("SEEK_HOLE from %d = %d", off, h)
+		}
+		if h == size {
+			break
+		}
+		d, err := unix.Seek(fd, h, unix.SEEK_DATA)
+		if err == syscall.ENXIO {
+			d = size
+		} else if err != nil || d <= h {
+			t.Fatalf("SEEK_DATA from %d = %d, %v", h, d, err)
+		}
+		for _, c := range want[h:d] {
+			if c != 0 {
+				t.Fatalf("[%d, %d) reported as a hole holds data", h, d)
+			}
+		}
+		holes += d - h
+		off = d
+	}
+	if _, ok := tg.Unsupported[CheckHoles]; !ok {
+		if got := seek(0, unix.SEEK_HOLE); got != holeAt {
+			t.Errorf("SEEK_HOLE from 0 = %d, want %d", got, holeAt)
+		}
+		if got := seek(holeAt+5, unix.SEEK_DATA); got != holeEnd {
+			t.Errorf("SEEK_DATA from inside the hole = %d, want %d", got, holeEnd)
+		}
+		if got := seek(holeEnd, unix.SEEK_HOLE); got != size {
+			t.Errorf("SEEK_HOLE from after the hole = %d, want %d", got, size)
+		}
+	} else {
+		t.Logf("holes not kept by this server (%s): %d bytes reported as holes", tg.Unsupported[CheckHoles], holes)
+	}
+	out := filepath.Join(t.TempDir(), "sparse-copy")
+	if b, err := exec.Command("cp", "--sparse=always", tg.m("sparse"), out).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, b)
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("cp out of the mount: %d bytes, %v; differs", len(got), err)
+	}
+	if tg.serverSum(t, "sparse", 0, -1) != Sum(want) {
+		t.Fatal("the file differs on the server's disk")
 	}
 }

@@ -101,6 +101,9 @@ const (
 	// Two handles to one file at once, one of them closed while the other
 	// stays open: unlinking or locking a file another process has open.
 	CheckTwoHandles = "two handles"
+	// Punched holes that read back as holes (SEEK_HOLE): sparse files and
+	// FSCTL_QUERY_ALLOCATED_RANGES on a file system with holes.
+	CheckHoles = "holes"
 )
 
 func (tg *Target) m(p string) string { return filepath.Join(tg.Mnt, filepath.FromSlash(p)) }
