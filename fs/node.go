@@ -226,10 +226,11 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		return errno
 	} else if h != nil {
 		err = h.f.Load().SetAttr(ctx, a)
-	} else if _, cached := n.fsys.attrs.Get(p); cached {
-		err = n.fsys.tree().SetAttr(ctx, p, a)
 	} else {
-		// Nothing cached to apply the change to: fetch the result with it.
+		// The result comes back in the same compound: the server's change
+		// time, not ours, or tar -c of a directory whose times tar -x just
+		// set sees the ctime move when the cache entry expires ("file
+		// changed as we read it").
 		info, err := n.fsys.tree().SetAttrStat(ctx, p, a)
 		if err != nil {
 			n.fsys.changed(p)
@@ -239,7 +240,9 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 			n.truncated(*a.Size)
 		}
 		e := entry{info: info}
-		if old, ok := n.fsys.fromListingAny(p); ok {
+		if old, ok := n.fsys.attrs.Get(p); ok {
+			e.link, e.target = old.link, old.target
+		} else if old, ok := n.fsys.fromListingAny(p); ok {
 			e.link, e.target = old.link, old.target
 		}
 		n.fsys.added(p, e)

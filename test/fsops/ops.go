@@ -456,6 +456,19 @@ func setattr(t *testing.T, tg *Target) {
 	if st, _ := os.Stat(m("s")); !st.ModTime().Equal(mt) {
 		t.Fatalf("mtime via mount %v", st.ModTime())
 	}
+	// The change time after a utimes is the server's, not this host's:
+	// it stays put when the attribute cache refreshes (tar -c checks).
+	os.Mkdir(m("sd"), 0o755)
+	os.WriteFile(m("sd/f"), nil, 0o644)
+	os.Stat(m("sd"))
+	if err := os.Chtimes(m("sd"), mt, mt); err != nil {
+		t.Fatal(err)
+	}
+	c1 := ctimeOf(t, m("sd"))
+	time.Sleep(1200 * time.Millisecond) // past actimeo
+	if c2 := ctimeOf(t, m("sd")); c1 != c2 {
+		t.Errorf("ctime of a directory moved from %v to %v with nothing changing it", c1, c2)
+	}
 	t.Run("read-only", func(t *testing.T) {
 		if err := os.Chmod(m("s"), 0o444); err != nil {
 			t.Fatal(err)
@@ -728,4 +741,13 @@ func seekDataHole(t *testing.T, tg *Target) {
 	if tg.serverSum(t, "sparse", 0, -1) != Sum(want) {
 		t.Fatal("the file differs on the server's disk")
 	}
+}
+
+func ctimeOf(t *testing.T, p string) time.Time {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(st.Ctim.Unix())
 }
