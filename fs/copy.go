@@ -34,7 +34,7 @@ func (n *node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint
 	if !ok1 || !ok2 || flags != 0 || offIn > math.MaxInt64 || offOut > math.MaxInt64 {
 		return 0, syscall.EOPNOTSUPP
 	}
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return 0, syscall.EROFS
 	}
 	length = min(length, maxCopyCall)

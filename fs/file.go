@@ -268,7 +268,7 @@ var _ = (fs.NodeOpener)((*node)(nil))
 // Open opens an existing file.
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+	if n.fsys.readOnly() && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		return nil, 0, syscall.EROFS
 	}
 	p := n.spath()
@@ -299,7 +299,7 @@ var _ = (fs.NodeCreater)((*node)(nil))
 // without owner write permission sets the read-only attribute.
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return nil, nil, 0, syscall.EROFS
 	}
 	p := n.child(name)

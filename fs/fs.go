@@ -38,9 +38,9 @@ import (
 // Options configure the mount.
 type Options struct {
 	UID, GID   uint32
-	FileMode   uint32 // permission bits of regular files (default 0755)
-	DirMode    uint32 // permission bits of directories (default 0755)
-	ReadOnly   bool
+	FileMode   uint32        // permission bits of regular files (default 0755)
+	DirMode    uint32        // permission bits of directories (default 0755)
+	ReadOnly   bool          // at mount time; Control changes it later
 	Cache      string        // "strict" (default), "loose" or "none"
 	AttrTTL    time.Duration // attribute and entry cache lifetime (actimeo); 0 disables
 	AllowOther bool
@@ -58,8 +58,12 @@ type Options struct {
 	// session fails every operation until the mount is unmounted.
 	Reconnect func(ctx context.Context) (*session.Tree, error)
 	Logger    *slog.Logger
-	// MountOptions are extra options for the kernel mount (e.g. "default_permissions").
+	// MountOptions are extra options for the kernel mount (e.g.
+	// "default_permissions", "noexec").
 	MountOptions []string
+	// Control, if set, is how the caller changes the mount while it runs
+	// (see Control); its read-only state starts as ReadOnly.
+	Control *Control
 }
 
 func (o *Options) defaults() {
@@ -81,6 +85,10 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Control == nil {
+		o.Control = &Control{}
+	}
+	o.Control.SetReadOnly(o.ReadOnly)
 }
 
 // DefaultDirectReadMin is the default Options.DirectReadMin: files this

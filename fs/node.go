@@ -174,7 +174,7 @@ var _ = (fs.NodeSetattrer)((*node)(nil))
 // Linux cifs does.
 func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return syscall.EROFS
 	}
 	p := n.spath()
@@ -288,7 +288,7 @@ var _ = (fs.NodeMkdirer)((*node)(nil))
 // Mkdir creates a directory.
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return nil, syscall.EROFS
 	}
 	p := n.child(name)
@@ -312,7 +312,7 @@ var _ = (fs.NodeRmdirer)((*node)(nil))
 // Rmdir removes an empty directory.
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return syscall.EROFS
 	}
 	p := n.child(name)
@@ -331,7 +331,7 @@ var _ = (fs.NodeRenamer)((*node)(nil))
 // not supported by SMB.
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return syscall.EROFS
 	}
 	const renameNoreplace, renameExchange = 1, 2
@@ -408,7 +408,7 @@ var _ = (fs.NodeLinker)((*node)(nil))
 // Link makes a hard link.
 func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return nil, syscall.EROFS
 	}
 	t, ok := target.(*node)
@@ -432,7 +432,7 @@ var _ = (fs.NodeSymlinker)((*node)(nil))
 // symlink file when the server keeps no reparse points.
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return nil, syscall.EROFS
 	}
 	p := n.child(name)

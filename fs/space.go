@@ -29,7 +29,7 @@ var _ = (fs.NodeAllocater)((*node)(nil))
 // unshare) have no SMB counterpart: EOPNOTSUPP.
 func (n *node) Allocate(ctx context.Context, fh fs.FileHandle, off uint64, size uint64, mode uint32) syscall.Errno {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return syscall.EROFS
 	}
 	h, ok := fh.(*handle)

@@ -35,7 +35,7 @@ var _ = (fs.NodeUnlinker)((*node)(nil))
 // with the read-only attribute is unlinked too, as POSIX allows.
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return syscall.EROFS
 	}
 	p := n.child(name)

@@ -85,7 +85,7 @@ var _ = (fs.NodeSetxattrer)((*node)(nil))
 // Setxattr sets one attribute, honouring XATTR_CREATE and XATTR_REPLACE.
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return syscall.EROFS
 	}
 	name, ok := eaName(attr)
@@ -116,7 +116,7 @@ var _ = (fs.NodeRemovexattrer)((*node)(nil))
 // Removexattr deletes one attribute.
 func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	ctx = uninterrupted(ctx)
-	if n.fsys.o.ReadOnly {
+	if n.fsys.readOnly() {
 		return syscall.EROFS
 	}
 	name, ok := eaName(attr)

@@ -39,8 +39,12 @@ fi
 
 install -d -m 0755 "$sbin" "$DESTDIR$MANDIR/man8" "$DESTDIR$DOCDIR"
 install -m 0755 "$bin" "$sbin/mount.smbd3"
+# The mount table calls the mount fuse.smbd3: "mount -o remount,ro /mnt"
+# without an fstab line runs mount.fuse.smbd3 (and an fstab line may use
+# that type too).
+ln -sf mount.smbd3 "$sbin/mount.fuse.smbd3"
 install -m 0644 "$here/mount.smbd3.8" "$DESTDIR$MANDIR/man8/mount.smbd3.8"
 install -m 0644 "$here/smbd3.cred.example" "$DESTDIR$DOCDIR/smbd3.cred.example"
 install -m 0644 "$here/fstab.example" "$DESTDIR$DOCDIR/fstab.example"
 
-echo "installed $sbin/mount.smbd3 and $DESTDIR$MANDIR/man8/mount.smbd3.8"
+echo "installed $sbin/mount.smbd3 (and mount.fuse.smbd3) and $DESTDIR$MANDIR/man8/mount.smbd3.8"

@@ -49,9 +49,10 @@ package main
 // /run/user/UID/mount.smbd3, else /tmp/mount.smbd3-UID (all mode 0700, the
 // socket 0600, each checked to be owned by the user). It also checks the
 // peer's credentials (SO_PEERCRED): only its own user and root are answered.
-// The protocol is one request line ("status") and one JSON reply line
-// (statusReply); "mount.smbd3 status MOUNTPOINT [--json]" is the client
-// (main.go, runStatus).
+// The protocol is one request line and one JSON reply line (statusReply).
+// The requests are "status", whose client is "mount.smbd3 status
+// MOUNTPOINT [--json]" (main.go, runStatus), and "remount ro" or "remount
+// rw" from "mount -o remount,…" (main.go, remount).
 
 import (
 	"bufio"
@@ -100,6 +101,7 @@ type daemon struct {
 	o       *Options
 	log     *slog.Logger
 	srv     *fuse.Server
+	ctl     fs.Control // read-only state, which a remount changes
 	started time.Time
 
 	mu         sync.Mutex // guards the session fields: a reconnection replaces them
@@ -135,7 +137,7 @@ func startDaemon(o *Options, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d := &daemon{o: o, log: log, sess: sess, info: sess, tree: tree, started: time.Now()}
-	srv, err := mountFUSE(o, tree, d.reconnect, log)
+	srv, err := mountFUSE(o, tree, d.reconnect, &d.ctl, log)
 	if err != nil {
 		tree.Disconnect(ctx)
 		sess.Close()
@@ -282,6 +284,9 @@ func fsOptions(o *Options, log *slog.Logger) fs.Options {
 	if o.DirectReadMin == 0 {
 		fo.DirectReadMin = -1 // never
 	}
+	// exec/noexec, suid/nosuid, dev/nodev: go-fuse turns them into mount
+	// flags (fusermount3 keeps nosuid and nodev for other users).
+	fo.MountOptions = append(fo.MountOptions, o.VFSFlags...)
 	if o.Wsize != 0 && o.Wsize < 1<<20 {
 		fo.MaxWrite = int(o.Wsize)
 	}
@@ -291,12 +296,13 @@ func fsOptions(o *Options, log *slog.Logger) fs.Options {
 // mountFUSE mounts the tree. fusermount3, which go-fuse runs for regular
 // users, reports why it failed on stderr: that is captured into the error
 // (the daemon's own stderr is /dev/null).
-func mountFUSE(o *Options, tree *session.Tree, reconnect func(context.Context) (*session.Tree, error), log *slog.Logger) (*fuse.Server, error) {
+func mountFUSE(o *Options, tree *session.Tree, reconnect func(context.Context) (*session.Tree, error), ctl *fs.Control, log *slog.Logger) (*fuse.Server, error) {
 	var srv *fuse.Server
 	out, err := captureStderr(func() error {
 		var err error
 		fo := fsOptions(o, log)
 		fo.Reconnect = reconnect
+		fo.Control = ctl
 		srv, err = fs.Mount(o.Mountpoint, tree, fo)
 		return err
 	})
@@ -644,7 +650,7 @@ func (d *daemon) status() statusReply {
 		Dialect:       info.Dialect().String(),
 		Signing:       info.Signing(),
 		Encryption:    info.Encrypting(),
-		ReadOnly:      d.o.ReadOnly,
+		ReadOnly:      d.ctl.ReadOnly(),
 		Cache:         d.o.Cache,
 		PID:           os.Getpid(),
 		Started:       d.started.UTC().Truncate(time.Second),
@@ -798,8 +804,19 @@ func (d *daemon) answerStatus(c *net.UnixConn) {
 		return
 	}
 	var reply statusReply
-	switch strings.TrimSpace(line) {
+	switch req := strings.TrimSpace(line); req {
 	case "status":
+		reply = d.status()
+	case "remount ro", "remount rw":
+		// The helper has changed (or is about to change) the kernel's
+		// flag; this is the file system's own refusal of changes, which
+		// a mount without the kernel's flag (or a handle opened before
+		// it) would otherwise still get past.
+		ro := req == "remount ro"
+		if d.ctl.ReadOnly() != ro {
+			d.ctl.SetReadOnly(ro)
+			d.log.Info("remounted", "read_only", ro)
+		}
 		reply = d.status()
 	default:
 		reply.Error = "unknown request"

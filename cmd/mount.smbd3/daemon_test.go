@@ -32,6 +32,7 @@ func TestStatusSocket(t *testing.T) {
 	o := testOptions(t, "port=4455,domain=CORP,ro")
 	started := time.Now().Add(-90 * time.Second)
 	d := &daemon{o: o, log: slog.New(slog.DiscardHandler), info: fakeInfo{}, started: started}
+	d.ctl.SetReadOnly(o.ReadOnly) // as fs.Mount does
 	path := filepath.Join(t.TempDir(), "s.sock")
 	if err := d.listenStatusAt(path); err != nil {
 		t.Fatal(err)
@@ -44,7 +45,7 @@ func TestStatusSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reply, raw, err := askStatus(c)
+	reply, raw, err := ask(c, "status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +68,19 @@ func TestStatusSocket(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte("secret")) || !bytes.HasSuffix(raw, []byte("\n")) {
 		t.Errorf("raw reply %q", raw)
+	}
+
+	// A remount changes what the file system refuses, and the status says so.
+	for _, ro := range []bool{false, true} {
+		req := map[bool]string{false: "remount rw", true: "remount ro"}[ro]
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply, _, err := ask(c, req)
+		if err != nil || reply.ReadOnly != ro || d.ctl.ReadOnly() != ro {
+			t.Errorf("%s: read-only %v (control %v), %v", req, reply.ReadOnly, d.ctl.ReadOnly(), err)
+		}
 	}
 
 	// An unknown request gets an error, not the status.

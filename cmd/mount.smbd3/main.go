@@ -78,6 +78,9 @@ func run(args []string) int {
 		fmt.Printf("%s %s\n", progName, versionString())
 		return exitOK
 	}
+	if o.Remount {
+		return fail(remount(o))
+	}
 	if err := prepare(o); err != nil {
 		return fail(err)
 	}
@@ -461,7 +464,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: status: %v\n", progName, err)
 		return exitUsage
 	}
-	reply, raw, err := queryStatus(mp)
+	reply, raw, err := askDaemon(mp, "status")
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: status: %v\n", progName, err)
 		return exitUsage
@@ -474,8 +477,9 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// queryStatus finds the daemon for mountpoint and asks it.
-func queryStatus(mountpoint string) (statusReply, []byte, error) {
+// askDaemon finds the daemon for mountpoint and sends it req ("status",
+// "remount ro", "remount rw").
+func askDaemon(mountpoint, req string) (statusReply, []byte, error) {
 	var reply statusReply
 	m, mounted := findMount(mountpoint)
 	dirs := runtimeDirs(os.Geteuid(), os.Getenv, false)
@@ -491,7 +495,7 @@ func queryStatus(mountpoint string) (statusReply, []byte, error) {
 	for _, p := range paths {
 		c, err := net.DialTimeout("unix", p, statusTimeout)
 		if err == nil {
-			return askStatus(c)
+			return ask(c, req)
 		}
 	}
 	if mounted && m.FSType == fuseType {
@@ -500,12 +504,12 @@ func queryStatus(mountpoint string) (statusReply, []byte, error) {
 	return reply, nil, fmt.Errorf("%s is not a mount.smbd3 mount point (no daemon answers for it)", mountpoint)
 }
 
-// askStatus sends "status" on c, closes it and decodes the reply.
-func askStatus(c net.Conn) (statusReply, []byte, error) {
+// ask sends req on c, closes it and decodes the reply.
+func ask(c net.Conn, req string) (statusReply, []byte, error) {
 	var reply statusReply
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(statusTimeout))
-	if _, err := io.WriteString(c, "status\n"); err != nil {
+	if _, err := io.WriteString(c, req+"\n"); err != nil {
 		return reply, nil, fmt.Errorf("asking the daemon: %v", err)
 	}
 	raw, err := bufio.NewReader(io.LimitReader(c, 1<<20)).ReadBytes('\n')
@@ -583,4 +587,104 @@ func printStatus(w io.Writer, r statusReply) {
 			humanize.Bytes(uint64(c.ThroughputReadBps)), humanize.Bytes(uint64(c.ThroughputWriteBps)), c.LatencyMs)
 	}
 	tw.Flush()
+}
+
+// remount is "mount -o remount,…": it changes a live mount's read-only
+// state and its exec, suid and dev flags, as the kernel's MS_REMOUNT does
+// for any file system, and tells the daemon, which refuses changes itself
+// while read-only. What the session was set up with (server, user,
+// caching, sizes) stays as it is: mount(8) passes the fstab or mtab
+// options along, and they are accepted and ignored.
+func remount(o *Options) error {
+	mp := o.Mountpoint
+	if m, ok := findMount(mp); !ok || m.FSType != fuseType {
+		return failf("remount: %s is not a mount.smbd3 mount point", mp)
+	}
+	if os.Geteuid() != 0 {
+		return failf("remount: only root can remount (unmount and mount again)")
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(mp, &st); err != nil {
+		return failf("remount: %s: %v", mp, err)
+	}
+	flags, ro := remountFlags(uintptr(st.Flags), o)
+	kernel := func() error {
+		if err := unix.Mount("", mp, "", flags, ""); err != nil {
+			if errors.Is(err, unix.EBUSY) && ro {
+				return failf("remount: %s is busy: files are open for writing", mp)
+			}
+			return failf("remount: %s: %v", mp, err)
+		}
+		return nil
+	}
+	req := "remount rw"
+	if ro {
+		req = "remount ro"
+	}
+	if ro {
+		// The kernel first: it refuses while files are open for writing,
+		// and then nothing has changed.
+		if err := kernel(); err != nil {
+			return err
+		}
+		if _, _, err := askDaemon(mp, req); err != nil {
+			return failf("remount: %v", err)
+		}
+		return nil
+	}
+	if _, _, err := askDaemon(mp, req); err != nil {
+		return failf("remount: %v", err)
+	}
+	if err := kernel(); err != nil {
+		if st.Flags&unix.ST_RDONLY != 0 {
+			askDaemon(mp, "remount ro")
+		}
+		return err
+	}
+	return nil
+}
+
+// remountFlags is the MS_REMOUNT flag word for the mount whose statfs
+// flags are cur, with o's changes, and whether it makes the mount
+// read-only. Flags the options do not name stay as they are.
+func remountFlags(cur uintptr, o *Options) (uintptr, bool) {
+	flags := uintptr(unix.MS_REMOUNT)
+	for _, f := range []struct{ st, ms uintptr }{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+	} {
+		if cur&f.st != 0 {
+			flags |= f.ms
+		}
+	}
+	flags = vfsFlags(flags, o.VFSFlags)
+	ro := cur&unix.ST_RDONLY != 0
+	if o.ReadOnlyGiven {
+		ro = o.ReadOnly
+	}
+	if ro {
+		flags |= unix.MS_RDONLY
+	}
+	return flags, ro
+}
+
+// vfsFlags applies exec/noexec, suid/nosuid and dev/nodev, in order, to
+// a mount(2) flag word.
+func vfsFlags(flags uintptr, opts []string) uintptr {
+	for _, opt := range opts {
+		switch opt {
+		case "noexec":
+			flags |= unix.MS_NOEXEC
+		case "exec":
+			flags &^= unix.MS_NOEXEC
+		case "nosuid":
+			flags |= unix.MS_NOSUID
+		case "suid":
+			flags &^= unix.MS_NOSUID
+		case "nodev":
+			flags |= unix.MS_NODEV
+		case "dev":
+			flags &^= unix.MS_NODEV
+		}
+	}
+	return flags
 }

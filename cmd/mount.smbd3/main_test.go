@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseMountInfoLine(t *testing.T) {
@@ -165,4 +167,31 @@ func captureStderrForTest(t *testing.T, fn func()) string {
 	t.Helper()
 	out, _ := captureStderr(func() error { fn(); return nil })
 	return out
+}
+
+func TestRemountFlags(t *testing.T) {
+	for _, tc := range []struct {
+		cur    uintptr // statfs flags of the live mount
+		opts   string
+		want   uintptr
+		wantRO bool
+	}{
+		// What mount(8) passes from the mount table: the state asked for.
+		{unix.ST_NOSUID | unix.ST_NODEV, "ro,nosuid,nodev,relatime,remount,user_id=0,group_id=0,max_read=1048576",
+			unix.MS_REMOUNT | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_RDONLY, true},
+		// From an fstab line: flags not named stay as they are.
+		{unix.ST_NOSUID | unix.ST_NODEV | unix.ST_NOEXEC | unix.ST_RDONLY, "remount,rw,credentials=/dev/null",
+			unix.MS_REMOUNT | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, false},
+		{unix.ST_NOSUID | unix.ST_RDONLY, "remount,exec,nodev",
+			unix.MS_REMOUNT | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_RDONLY, true},
+		{unix.ST_NOEXEC, "remount,exec,nosuid,suid", unix.MS_REMOUNT, false},
+	} {
+		o, err := ParseArgs([]string{"//srv/share", "/mnt", "-o", tc.opts}, func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("%s: %v", tc.opts, err)
+		}
+		if got, ro := remountFlags(tc.cur, o); got != tc.want || ro != tc.wantRO {
+			t.Errorf("%s on %#x: flags %#x ro %v, want %#x %v", tc.opts, tc.cur, got, ro, tc.want, tc.wantRO)
+		}
+	}
 }

@@ -73,6 +73,13 @@ type Options struct {
 	UID, GID          uint32 // owner shown for every file; default: the caller's
 	FileMode, DirMode uint32 // permission bits (file_mode=, dir_mode=), default 0755
 	ReadOnly          bool
+	ReadOnlyGiven     bool // ro or rw was given (a remount keeps the state otherwise)
+
+	// VFSFlags are exec/noexec, suid/nosuid and dev/nodev as given, in
+	// order: flags of the kernel mount.
+	VFSFlags []string
+	// Remount: change a live mount (mount -o remount,…) rather than mount.
+	Remount bool
 
 	Vers  string // "3.0", "3.0.2", "3.1.1", "3" (3.0 or later) or "default"
 	Sec   string // "ntlmssp", "ntlmsspi", "ntlmv2", "ntlmv2i" (all NTLMv2) or "none"
@@ -230,6 +237,11 @@ func ParseArgs(args []string, env func(string) string) (*Options, error) {
 	p := optionParser{o: o, env: env, uncPort: o.Port}
 	p.setDefaults()
 	for _, list := range opts {
+		for _, opt := range splitMountOptions(list) {
+			p.remount = p.remount || opt == "remount"
+		}
+	}
+	for _, list := range opts {
 		afterPassword := false
 		for _, opt := range splitMountOptions(list) {
 			if afterPassword && !knownOptionKey(opt) {
@@ -272,6 +284,7 @@ type optionParser struct {
 	acdirSet   bool
 	maxChanSet bool
 	noMulti    bool // nomultichannel was the last word on multichannel
+	remount    bool // a remount: the kernel's FUSE options are accepted too
 }
 
 func (p *optionParser) setDefaults() {
@@ -295,7 +308,6 @@ func (p *optionParser) setDefaults() {
 var mountFlagsIgnored = map[string]bool{
 	"defaults": true, "_netdev": true, "nofail": true, "auto": true, "noauto": true,
 	"user": true, "users": true, "nouser": true, "owner": true, "group": true,
-	"exec": true, "noexec": true, "suid": true, "nosuid": true, "dev": true, "nodev": true,
 	"sync": true, "async": true, "atime": true, "noatime": true, "relatime": true,
 	"norelatime": true, "strictatime": true, "nostrictatime": true, "diratime": true,
 	"nodiratime": true, "lazytime": true, "nolazytime": true,
@@ -308,6 +320,14 @@ var (
 		"ro": true, "rw": true, "sign": true, "seal": true, "allow_other": true, "rdma": true,
 		"rdma_crc": true, "multichannel": true, "nomultichannel": true, "guest": true,
 		"mapposix": true, "nomapposix": true, "mapchars": true, "nomapchars": true,
+		"exec": true, "noexec": true, "suid": true, "nosuid": true, "dev": true, "nodev": true,
+		"remount": true,
+	}
+	// fuseKernelOptions are what the kernel shows in /proc/mounts for a
+	// FUSE mount; mount(8) passes them back to a remount.
+	fuseKernelOptions = map[string]bool{
+		"user_id": true, "group_id": true, "max_read": true, "rootmode": true,
+		"default_permissions": true, "blksize": true, "fd": true,
 	}
 	valueOptions = map[string]bool{
 		"username": true, "user": true, "password": true, "pass": true,
@@ -322,7 +342,7 @@ var (
 // knownOptionKey reports whether opt's key is one ParseArgs knows.
 func knownOptionKey(opt string) bool {
 	key, _, _ := strings.Cut(opt, "=")
-	return flagOptions[key] || valueOptions[key] || mountFlagsIgnored[key] ||
+	return flagOptions[key] || valueOptions[key] || mountFlagsIgnored[key] || fuseKernelOptions[key] ||
 		key == "comment" || strings.HasPrefix(key, "x-")
 }
 
@@ -369,12 +389,19 @@ func (p *optionParser) apply(opt string) error {
 	if key == "comment" || strings.HasPrefix(key, "x-") {
 		return nil // mount(8) / systemd annotations
 	}
+	if p.remount && fuseKernelOptions[key] {
+		return nil // from /proc/mounts, passed back by mount(8)
+	}
 
 	switch key {
 	case "ro":
-		return noValue(func() { o.ReadOnly = true })
+		return noValue(func() { o.ReadOnly, o.ReadOnlyGiven = true, true })
 	case "rw":
-		return noValue(func() { o.ReadOnly = false })
+		return noValue(func() { o.ReadOnly, o.ReadOnlyGiven = false, true })
+	case "exec", "noexec", "suid", "nosuid", "dev", "nodev":
+		return noValue(func() { o.VFSFlags = append(o.VFSFlags, key) })
+	case "remount":
+		return noValue(func() { o.Remount = true })
 	case "sign":
 		return noValue(func() { o.Sign = true })
 	case "seal":
@@ -984,6 +1011,9 @@ func (o *Options) Redacted() string {
 		add("ro")
 	} else {
 		add("rw")
+	}
+	for _, f := range o.VFSFlags {
+		add(f)
 	}
 	addf("uid=%d gid=%d file_mode=%#o dir_mode=%#o cache=%s", o.UID, o.GID, o.FileMode, o.DirMode, o.Cache)
 	if o.AcRegMaxSec == o.ActimeoSec && o.AcDirMaxSec == o.ActimeoSec {

@@ -37,7 +37,7 @@ func TestParseArgs(t *testing.T) {
 		mod  func(o *Options)
 	}{
 		{"defaults", base, nil, func(o *Options) {}},
-		{"options first", []string{"-o", "ro", "//srv/share", "/mnt"}, nil, func(o *Options) { o.ReadOnly = true }},
+		{"options first", []string{"-o", "ro", "//srv/share", "/mnt"}, nil, func(o *Options) { o.ReadOnly, o.ReadOnlyGiven = true, true }},
 		{"mapchars", withOpts("mapchars"), nil, func(o *Options) { o.CharMap = "sfu" }},
 		{"nomapposix", withOpts("nomapposix"), nil, func(o *Options) { o.CharMap = "none" }},
 		{"nomapchars", withOpts("mapchars,nomapchars"), nil, func(o *Options) { o.CharMap = "none" }},
@@ -46,20 +46,26 @@ func TestParseArgs(t *testing.T) {
 		{"direct_read_min off", withOpts("direct_read_min=0"), nil, func(o *Options) { o.DirectReadMin = 0 }},
 		{"flags", []string{"-f", "//srv/share", "-v", "/mnt", "-s", "-n"}, nil, func(o *Options) { o.Foreground, o.Verbose = true, true }},
 		{"grouped flags", []string{"-fvsn", "//srv/share", "/mnt"}, nil, func(o *Options) { o.Foreground, o.Verbose = true, true }},
-		{"attached -o", []string{"//srv/share", "/mnt", "-oro,sign"}, nil, func(o *Options) { o.ReadOnly, o.Sign = true, true }},
+		{"attached -o", []string{"//srv/share", "/mnt", "-oro,sign"}, nil, func(o *Options) { o.ReadOnly, o.ReadOnlyGiven, o.Sign = true, true, true }},
 		{"grouped -o", []string{"//srv/share", "/mnt", "-vo", "seal"}, nil, func(o *Options) { o.Verbose, o.Seal = true, true }},
-		{"two -o", []string{"//srv/share", "/mnt", "-o", "ro", "-o", "rw,seal"}, nil, func(o *Options) { o.Seal = true }},
+		{"two -o", []string{"//srv/share", "/mnt", "-o", "ro", "-o", "rw,seal"}, nil, func(o *Options) { o.Seal, o.ReadOnlyGiven = true, true }},
 		{"-t type ignored", []string{"-t", "smbd3", "//srv/share", "/mnt"}, nil, func(o *Options) {}},
-		{"-r and -w", []string{"-r", "//srv/share", "/mnt"}, nil, func(o *Options) { o.ReadOnly = true }},
+		{"-r and -w", []string{"-r", "//srv/share", "/mnt"}, nil, func(o *Options) { o.ReadOnly, o.ReadOnlyGiven = true, true }},
 		{"-- ends flags", []string{"--", "//srv/share", "/mnt"}, nil, func(o *Options) {}},
-		{"empty items", withOpts(",ro,,"), nil, func(o *Options) { o.ReadOnly = true }},
-		{"ro then rw", withOpts("ro,rw"), nil, func(o *Options) {}},
+		{"empty items", withOpts(",ro,,"), nil, func(o *Options) { o.ReadOnly, o.ReadOnlyGiven = true, true }},
+		{"ro then rw", withOpts("ro,rw"), nil, func(o *Options) { o.ReadOnlyGiven = true }},
 		{"booleans", withOpts("sign,seal,allow_other,rdma"), nil, func(o *Options) {
 			o.Sign, o.Seal, o.AllowOther, o.RDMA = true, true, true, true
 		}},
 		{"mount(8) options ignored", withOpts("defaults,_netdev,nofail,auto,noauto,user,users,nouser,owner,group," +
-			"exec,noexec,suid,nosuid,dev,nodev,sync,async,atime,noatime,relatime,strictatime,nodiratime,diratime," +
+			"sync,async,atime,noatime,relatime,strictatime,nodiratime,diratime," +
 			"comment=systemd.automount,x-systemd.automount,x-systemd.idle-timeout=60,x-gvfs-show"), nil, func(o *Options) {}},
+		{"kernel mount flags", withOpts("noexec,nosuid,dev,exec"), nil, func(o *Options) {
+			o.VFSFlags = []string{"noexec", "nosuid", "dev", "exec"}
+		}},
+		{"remount with what /proc/mounts shows", withOpts("ro,nosuid,nodev,relatime,remount,user_id=0,group_id=0,max_read=1048576"), nil, func(o *Options) {
+			o.Remount, o.ReadOnly, o.ReadOnlyGiven, o.VFSFlags = true, true, true, []string{"nosuid", "nodev"}
+		}},
 
 		{"user=", withOpts("user=bob"), nil, func(o *Options) { o.Username = "bob" }},
 		{"username=", withOpts("username=bob"), nil, func(o *Options) { o.Username = "bob" }},
@@ -74,10 +80,10 @@ func TestParseArgs(t *testing.T) {
 			o.Username, o.Password, o.PasswordGiven = "bob", "s3cret", true
 		}},
 		{"pass= with doubled commas", withOpts("pass=a,,b,ro"), nil, func(o *Options) {
-			o.Password, o.PasswordGiven, o.ReadOnly = "a,b", true, true
+			o.Password, o.PasswordGiven, o.ReadOnly, o.ReadOnlyGiven = "a,b", true, true, true
 		}},
 		{"password= ends in a comma", withOpts("password=a,,,ro"), nil, func(o *Options) {
-			o.Password, o.PasswordGiven, o.ReadOnly = "a,", true, true
+			o.Password, o.PasswordGiven, o.ReadOnly, o.ReadOnlyGiven = "a,", true, true, true
 		}},
 		{"password= with ,,,, and =", withOpts("password=,,x=y,,,,z"), nil, func(o *Options) {
 			o.Password, o.PasswordGiven = ",x=y,,z", true
@@ -239,6 +245,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{opts("foo"), nil, `unknown mount option "foo"`},
 		{opts("ro,foo=bar"), nil, `unknown mount option "foo"`},
 		{opts("nosign"), nil, `unknown mount option "nosign"`},
+		{opts("user_id=0"), nil, `unknown mount option "user_id"`},
 		{opts("uid=nosuchuser-smbd3"), nil, `uid: no user "nosuchuser-smbd3"`},
 		{opts("gid=nosuchgroup-smbd3"), nil, `gid: no group "nosuchgroup-smbd3"`},
 		{opts("uid"), nil, "uid: missing value"},

@@ -57,10 +57,17 @@ func TestMountAndUnmount(t *testing.T) {
 }
 
 // installHelper puts the built helper where mount(8) looks for it, and
-// restores what was there before.
+// restores what was there before: /sbin/mount.smbd3 for "mount -t smbd3"
+// and fstab lines of type smbd3, /sbin/mount.fuse.smbd3 (as
+// packaging/install.sh links it) for what the mount table calls the mount.
 func installHelper(t *testing.T) {
 	t.Helper()
-	const path = "/sbin/mount.smbd3"
+	installAs(t, "/sbin/mount.smbd3")
+	installAs(t, "/sbin/mount.fuse.smbd3")
+}
+
+func installAs(t *testing.T, path string) {
+	t.Helper()
 	backup := path + ".smbd3-test-backup"
 	if _, err := os.Lstat(backup); err != nil { // else: left by a crashed run, and path is ours
 		if _, err := os.Lstat(path); err == nil {

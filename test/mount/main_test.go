@@ -328,6 +328,7 @@ type statusReply struct {
 	PID        int     `json:"pid"`
 	Uptime     float64 `json:"uptime_seconds"`
 	Reconnects int     `json:"reconnects"`
+	ReadOnly   bool    `json:"read_only"`
 }
 
 // status runs "mount.smbd3 status MP --json", as another user when asUser
