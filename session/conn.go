@@ -132,7 +132,7 @@ type conn struct {
 	// before authentication. requireSigned rejects unsigned responses.
 	verify        atomic.Pointer[security]
 	requireSigned atomic.Bool
-	notify        func(hdr *smb2.Header, body []byte) // server notifications (lease breaks)
+	notify        atomic.Pointer[func(hdr *smb2.Header, body []byte)] // server notifications (lease breaks)
 
 	// counters, read without locks by status reporting and the picker
 	bytesRead, bytesWritten, nreq atomic.Uint64
@@ -590,8 +590,8 @@ func (c *conn) dispatch(m *channel.Message) error {
 // holds several responses and the call gets a copy.
 func (c *conn) complete(h *smb2.Header, one []byte, m *channel.Message, shared, encrypted bool) error {
 	if h.MessageID == ^uint64(0) {
-		if h.Command == smb2.CmdOplockBreak && c.notify != nil {
-			c.notify(h, append([]byte(nil), one[smb2.HeaderSize:]...))
+		if fn := c.notify.Load(); h.Command == smb2.CmdOplockBreak && fn != nil {
+			(*fn)(h, append([]byte(nil), one[smb2.HeaderSize:]...))
 		}
 		if !shared {
 			m.Release()

@@ -15,9 +15,11 @@ type File struct {
 	t      *Tree
 	id     smb2.FileID
 	path   string
-	Info   FileInfo // from the CREATE response
-	Action uint32   // CreateAction: FileOpened, FileCreated, FileOverwritten…
-	diskID uint64   // from an SMB2_CREATE_QUERY_ON_DISK_ID answer; 0 if none
+	Info   FileInfo      // from the CREATE response
+	Action uint32        // CreateAction: FileOpened, FileCreated, FileOverwritten…
+	diskID uint64        // from an SMB2_CREATE_QUERY_ON_DISK_ID answer; 0 if none
+	dur    *durableOpen  // a durable handle: how to reclaim it; nil if not granted
+	opts   CreateOptions // what it was opened with, for Reopen
 	closed atomic.Bool
 
 	keyMu sync.Mutex // guards the resume key (server-side copy)
@@ -27,7 +29,9 @@ type File struct {
 
 // Create opens or creates path.
 func (t *Tree) Create(ctx context.Context, path string, o CreateOptions) (*File, error) {
-	cl, err := t.roundTrip(ctx, &request{cmd: smb2.CmdCreate, body: o.request(t, path)})
+	req := o.request(t, path)
+	dur := o.durable(t, req)
+	cl, err := t.roundTrip(ctx, &request{cmd: smb2.CmdCreate, body: req})
 	if err != nil {
 		return nil, withPath(err, "open", path)
 	}
@@ -37,6 +41,7 @@ func (t *Tree) Create(ctx context.Context, path string, o CreateOptions) (*File,
 		return nil, err
 	}
 	f := &File{t: t, id: resp.FileID, path: path, Info: infoFromTimes(path, &resp.FileTimes), Action: resp.CreateAction}
+	f.granted(dur, o, resp.Contexts)
 	if b, ok := smb2.FindCreateContext(resp.Contexts, smb2.CtxNameQueryOnDiskID); ok {
 		var d smb2.OnDiskID
 		if d.Unmarshal(b) == nil {

@@ -259,7 +259,9 @@ func (f *File) Truncate(ctx context.Context, size int64) error {
 // full attributes (including its file index), in one round trip: a related
 // compound of CREATE and QUERY_INFO.
 func (t *Tree) CreateStat(ctx context.Context, path string, o CreateOptions) (*File, FileInfo, error) {
-	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: o.request(t, path)},
+	req := o.request(t, path)
+	dur := o.durable(t, req)
+	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: req},
 		queryInfo(smb2.InfoTypeFile, uint8(smb2.FileAllInformationClass), 4096))
 	if err != nil {
 		return nil, FileInfo{}, err
@@ -274,6 +276,7 @@ func (t *Tree) CreateStat(ctx context.Context, path string, o CreateOptions) (*F
 		return nil, FileInfo{}, err
 	}
 	f := &File{t: t, id: cr.FileID, path: path, Info: infoFromTimes(path, &cr.FileTimes), Action: cr.CreateAction}
+	f.granted(dur, o, cr.Contexts)
 	var out smb2.OutputResponse
 	var all smb2.FileAllInformation
 	if statusErr(calls[1]) == nil && out.Unmarshal(calls[1].body) == nil && all.Unmarshal(out.Buffer) == nil {

@@ -69,6 +69,14 @@ type Config struct {
 	// advertises (FSCTL_QUERY_NETWORK_INTERFACE_INFO) after the first
 	// Mount, binds them to the session and spreads requests over them.
 	Multichannel bool
+	// ClientGUID identifies the client to the server; zero: a random one.
+	// A session set up again after a loss must use the old session's to
+	// reclaim its durable opens.
+	ClientGUID [16]byte
+	// Durable asks for leases and durable handles on opens that carry a
+	// lease key (CreateOptions.LeaseKey), so that Tree.Reopen can reclaim
+	// them on a new session after the connection was lost.
+	Durable bool
 	// MaxChannels bounds the channels of a session, the first included:
 	// default 4 with Multichannel, at most 32.
 	MaxChannels int
@@ -109,6 +117,7 @@ type Session struct {
 	signing bool // requests are signed (when not sealed)
 
 	clientGUID [16]byte
+	leaseTree  atomic.Pointer[Tree]    // the last tree granted a lease: lease break acks go there (see durable.go)
 	chanSeq    atomic.Uint32           // Session.ChannelSequence (low 16 bits are sent)
 	replays    atomic.Uint64           // requests sent again after a channel loss
 	live       atomic.Pointer[[]*conn] // channels requests go to; nil when closed
@@ -168,7 +177,10 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
 	s := &Session{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
-	rand.Read(s.clientGUID[:])
+	s.clientGUID = cfg.ClientGUID
+	if s.clientGUID == ([16]byte{}) {
+		rand.Read(s.clientGUID[:])
+	}
 	first, dial := cfg.Addr, cfg.Dial
 	if cfg.StartRDMA {
 		if cfg.DialRDMA == nil {
@@ -279,6 +291,8 @@ func (s *Session) dialConnVia(ctx context.Context, addr string, dial func(contex
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
 	c := newConn(t, addr, s.log, s.cfg.Timeout)
+	notify := s.onNotify
+	c.notify.Store(&notify)
 	if err := s.negotiate(ctx, c); err != nil {
 		c.close()
 		return nil, err

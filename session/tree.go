@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/smbd3/mount.smbd3/session/smb2"
@@ -19,6 +20,7 @@ type Tree struct {
 	maxAccess uint32
 	sec       security
 	copy      copyState
+	refused   atomic.Int32 // durable handles refused in a row (see durable.go)
 }
 
 // Mount connects to a share by name.
@@ -169,6 +171,10 @@ type CreateOptions struct {
 	Attributes  uint32 // FileAttributes for a new file
 	Share       uint32 // ShareAccess; default read|write|delete
 	Contexts    []smb2.CreateContext
+	// LeaseKey, with Config.Durable, asks for a lease under this key and a
+	// durable handle (see durable.go). Opens of one file from one client
+	// share a key, so that they do not break each other's leases.
+	LeaseKey *[16]byte
 }
 
 func (o *CreateOptions) request(t *Tree, path string) *smb2.CreateRequest {
