@@ -54,7 +54,7 @@ func (n *node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint
 	}
 	hout.settleOthers(outOff, outEnd)
 
-	src, dst := hin.readFile(), hout.f.Load()
+	src, dst := hin.file(), hout.file()
 	if src.Tree() != dst.Tree() {
 		return 0, syscall.EOPNOTSUPP
 	}

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"math"
@@ -30,7 +31,7 @@ const writeBehind = 32 << 20
 // first.
 //
 // Lock order: reopenMu before mu; node.mu is never held with either.
-// reopenMu is held across the CREATE of a reopen (see readFile), mu never
+// reopenMu is held across the CREATE of a reopen (see file), mu never
 // across a server round trip.
 type handle struct {
 	n      *node
@@ -39,6 +40,9 @@ type handle struct {
 	direct bool // opened with FOPEN_DIRECT_IO: writes bypass the page cache
 
 	reopenMu sync.Mutex // one reopen at a time
+	// unreclaimable: the durable open could not be reclaimed after a
+	// reconnection (guarded by reopenMu).
+	unreclaimable bool
 
 	mu        sync.Mutex
 	cond      sync.Cond
@@ -272,7 +276,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, syscall.EROFS
 	}
 	p := n.spath()
-	o := session.CreateOptions{Access: accessFor(flags), Options: smb2.FileNonDirectoryFile}
+	o := session.CreateOptions{Access: accessFor(flags), Options: smb2.FileNonDirectoryFile, LeaseKey: n.leaseKey()}
 	if flags&syscall.O_TRUNC != 0 {
 		o.Disposition = smb2.FileOverwrite
 	}
@@ -305,6 +309,15 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	p := n.child(name)
 	o := session.CreateOptions{Access: smb2.GenericRead | smb2.GenericWrite, Options: smb2.FileNonDirectoryFile,
 		Disposition: smb2.FileOpenIf, Attributes: uint32(smb2.FileAttributeArchive)}
+	if ci := n.GetChild(name); ci != nil {
+		if c, ok := ci.Operations().(*node); ok {
+			o.LeaseKey = c.leaseKey()
+		}
+	}
+	if o.LeaseKey == nil {
+		o.LeaseKey = new([16]byte)
+		rand.Read(o.LeaseKey[:])
+	}
 	switch {
 	case flags&syscall.O_EXCL != 0:
 		o.Disposition = smb2.FileCreate
@@ -323,6 +336,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	n.fsys.added(p, e)
 	child := n.newChild(ctx, &e, out)
 	cn := child.Operations().(*node)
+	cn.setLeaseKey(o.LeaseKey)
 	of := cn.openFlags(&info, flags)
 	return child, newHandle(cn, f, flags, of), of, 0
 }
@@ -480,7 +494,11 @@ func (h *handle) pushTimesLocked() {
 			h.cond.Wait()
 		}
 		h.mu.Unlock()
-		err := h.f.Load().SetAttr(context.Background(), a)
+		f := h.file()
+		err := f.SetAttr(context.Background(), a)
+		if nf, ok := h.again(f, err); ok {
+			err = nf.SetAttr(context.Background(), a)
+		}
 		if err != nil {
 			h.n.fsys.stale(h.n.spath())
 		}
@@ -530,11 +548,20 @@ func (h *handle) sendLocked(last bool) {
 	h.inflight += int64(len(buf))
 	h.ranges = append(h.ranges, r)
 	go func() {
-		var err error
-		if times != nil {
-			_, err = h.f.Load().WriteAttr(context.Background(), buf, off, *times)
-		} else {
-			_, err = h.f.Load().WriteAt(context.Background(), buf, off)
+		write := func(f *session.File) (err error) {
+			if times != nil {
+				_, err = f.WriteAttr(context.Background(), buf, off, *times)
+			} else {
+				_, err = f.WriteAt(context.Background(), buf, off)
+			}
+			return err
+		}
+		f := h.file()
+		err := write(f)
+		if nf, ok := h.again(f, err); ok {
+			// The connection dropped under the write, and the durable
+			// open is back: the same bytes at the same offset again.
+			err = write(nf)
 		}
 		bufpool.Put(buf)
 		if err != nil {
@@ -575,7 +602,12 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 		return err
 	}
 	h.settleOthers(0, -1)
-	return toErrno(h.f.Load().Flush(ctx))
+	f := h.file()
+	err := f.Flush(ctx)
+	if nf, ok := h.again(f, err); ok {
+		err = nf.Flush(ctx)
+	}
+	return toErrno(err)
 }
 
 var _ = (fs.FileReleaser)((*handle)(nil))

@@ -61,9 +61,9 @@ func (h *handle) Getlk(ctx context.Context, owner uint64, lk *fuse.FileLock, fla
 	if l.excl {
 		f = smb2.LockExclusive
 	}
-	err := h.f.Load().Lock(ctx, []smb2.LockElement{l.elem(f | smb2.LockFailImmediately)})
+	err := h.file().Lock(ctx, []smb2.LockElement{l.elem(f | smb2.LockFailImmediately)})
 	if err == nil {
-		h.f.Load().Lock(context.WithoutCancel(ctx), []smb2.LockElement{l.elem(smb2.LockUnlock)})
+		h.file().Lock(context.WithoutCancel(ctx), []smb2.LockElement{l.elem(smb2.LockUnlock)})
 		*out = fuse.FileLock{Typ: syscall.F_UNLCK}
 		return 0
 	}
@@ -105,7 +105,7 @@ func (h *handle) setlk(ctx context.Context, owner uint64, lk *fuse.FileLock, fla
 	if !wait {
 		f |= smb2.LockFailImmediately
 	}
-	if err := h.f.Load().Lock(ctx, []smb2.LockElement{l.elem(f)}); err != nil {
+	if err := h.file().Lock(ctx, []smb2.LockElement{l.elem(f)}); err != nil {
 		return toErrno(err)
 	}
 	h.mu.Lock()
@@ -130,7 +130,7 @@ func (h *handle) unlockRange(ctx context.Context, owner, start, end uint64) sysc
 	h.mu.Unlock()
 	ctx = context.WithoutCancel(ctx)
 	for _, l := range hit {
-		if err := h.f.Load().Lock(ctx, []smb2.LockElement{l.elem(smb2.LockUnlock)}); err != nil {
+		if err := h.file().Lock(ctx, []smb2.LockElement{l.elem(smb2.LockUnlock)}); err != nil {
 			return toErrno(err)
 		}
 		var rest []posixLock
@@ -145,7 +145,7 @@ func (h *handle) unlockRange(ctx context.Context, owner, start, end uint64) sysc
 			if r.excl {
 				f = smb2.LockExclusive | smb2.LockFailImmediately
 			}
-			if err := h.f.Load().Lock(ctx, []smb2.LockElement{r.elem(f)}); err == nil {
+			if err := h.file().Lock(ctx, []smb2.LockElement{r.elem(f)}); err == nil {
 				h.mu.Lock()
 				h.locks = append(h.locks, r)
 				h.mu.Unlock()

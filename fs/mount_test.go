@@ -28,7 +28,8 @@ func mounted(t testing.TB, sopts samba.Options, o smbfs.Options) (string, *samba
 // dialTree sets up a session and tree connection to srv's share, closed
 // at the end of the test.
 func dialTree(t testing.TB, ctx context.Context, srv *samba.Server) (*session.Tree, error) {
-	s, err := session.Dial(ctx, session.Config{Addr: srv.Addr, User: srv.User, Password: srv.Password, CharMap: session.MapSFM})
+	// As the daemon dials: leases and durable handles asked for.
+	s, err := session.Dial(ctx, session.Config{Addr: srv.Addr, User: srv.User, Password: srv.Password, CharMap: session.MapSFM, Durable: true})
 	if err != nil {
 		return nil, err
 	}

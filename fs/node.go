@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"crypto/rand"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,6 +37,32 @@ type node struct {
 	// wgen counts writes and truncations once they are queued or done;
 	// read-ahead chunks made before a change are not used after it.
 	wgen atomic.Uint64
+	// lkey is the lease key of the file's opens (see leaseKey); zero
+	// until the first.
+	lkey [16]byte
+}
+
+// leaseKey is the key under which the node's opens ask for a lease (and
+// so for a durable handle; see session/durable.go): one per file, so that
+// this client's opens of it share the lease rather than break it.
+func (n *node) leaseKey() *[16]byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.lkey == ([16]byte{}) {
+		rand.Read(n.lkey[:])
+	}
+	k := n.lkey
+	return &k
+}
+
+// setLeaseKey gives a node made for a file just created the key its
+// create used.
+func (n *node) setLeaseKey(k *[16]byte) {
+	n.mu.Lock()
+	if n.lkey == ([16]byte{}) {
+		n.lkey = *k
+	}
+	n.mu.Unlock()
 }
 
 type cacheStamp struct {
@@ -225,7 +252,7 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 	} else if errno := n.drain(); errno != 0 {
 		return errno
 	} else if h != nil {
-		err = h.f.Load().SetAttr(ctx, a)
+		err = h.file().SetAttr(ctx, a)
 	} else {
 		// The result comes back in the same compound: the server's change
 		// time, not ours, or tar -c of a directory whose times tar -x just

@@ -125,7 +125,7 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64, gen uint64) (
 	ra.lastEnd = max(ra.lastEnd, end)
 	if ra.seq < 2 {
 		h.mu.Unlock()
-		n, err := h.readFile().ReadAt(ctx, dest, off)
+		n, err := h.readAt(ctx, dest, off)
 		return fuse.ReadResultData(dest[:n]), err
 	}
 	// Drop chunks the kernel has read, or that the reader has left behind.
@@ -137,7 +137,7 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64, gen uint64) (
 		// A late read from behind the window (the kernel's requests
 		// arrive out of order): answer it directly, keep the window.
 		h.mu.Unlock()
-		n, err := h.readFile().ReadAt(ctx, dest, off)
+		n, err := h.readAt(ctx, dest, off)
 		return fuse.ReadResultData(dest[:n]), err
 	}
 	if len(ra.chunks) > 0 && ra.chunks[len(ra.chunks)-1].off+raChunk+raSlack < off {
@@ -154,7 +154,7 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64, gen uint64) (
 		ra.chunks = append(ra.chunks, c)
 		next += raChunk
 		go func() {
-			c.n, c.err = h.readFile().ReadAt(context.Background(), c.buf, c.off)
+			c.n, c.err = h.readAt(context.Background(), c.buf, c.off)
 			close(c.done)
 			c.unref()
 		}()
@@ -176,7 +176,7 @@ func (h *handle) read(ctx context.Context, dest []byte, off int64, gen uint64) (
 		}
 		ra.dropLocked()
 		h.mu.Unlock()
-		n, err := h.readFile().ReadAt(ctx, dest, off)
+		n, err := h.readAt(ctx, dest, off)
 		return fuse.ReadResultData(dest[:n]), err
 	}
 	h.mu.Unlock()

@@ -23,17 +23,29 @@ import (
 // a server that stays away costs each operation no wait, and one that
 // comes back is found within reconnectBackoffMax.
 //
-// What the old session held is gone: open files, byte-range locks, and
-// write-behind data that had not reached the server (its error is
-// reported by the flush or fsync of the handle that wrote it). A handle
+// A handle the server made durable (a lease and a durable handle, asked
+// for at open; see session/durable.go) is reclaimed on the new session at
+// its next use (file): the server kept it for us. Writes of such a handle
+// that were in flight when the connection dropped are sent again on the
+// reclaimed open (a WRITE of the same bytes at the same offset does no
+// harm if the server had done it), so a program writing through a network
+// drop sees no error. A handle holding byte-range locks is not reclaimed,
+// although the protocol keeps the locks with the open: Samba 4.17 with its
+// default "posix locking = yes" grants such opens durability, then
+// panics (the smbd serving the new session dies) when one is reclaimed.
+//
+// Otherwise what the old session held is gone: open files, byte-range
+// locks, and write-behind data that had not reached the server (its error
+// is reported by the flush or fsync of the handle that wrote it). A handle
 // open for reading only, without locks, is opened again on the new
-// session at its next read (readFile), when its path still leads to the
-// same file; the others keep their lost server handle, and their reads,
-// writes and fsync fail with EIO: what they wrote or locked may be gone,
-// and the program must open the file again. Operations in flight when the
+// session at its next read (file), when its path still leads to the same
+// file; the others keep their lost server handle, and their reads, writes
+// and fsync fail with EIO: what they wrote or locked may be gone, and the
+// program must open the file again. Other operations in flight when the
 // connection dropped fail too: whether the server carried them out is
-// unknown, so none is sent again. The caches are emptied, since the
-// server's files may have changed while it was out of reach.
+// unknown, so none is sent again. A server restart loses durable handles
+// too (Samba keeps them only while smbd runs). The caches are emptied,
+// since the server's files may have changed while it was out of reach.
 
 const (
 	reconnectTimeout    = 15 * time.Second // bound of one attempt, if Reconnect sets none tighter
@@ -113,13 +125,14 @@ func (f *fsys) redial(lost *session.Tree, done chan struct{}) {
 	f.log.Warn("reconnected to the server: files opened before the loss must be opened again")
 }
 
-// readFile is the server handle h reads through: its own or, after a
-// reconnection, one opened again on the new session (see above). When that
-// cannot be done, it is the lost one, whose reads fail.
-func (h *handle) readFile() *session.File {
+// file is the server handle h works through: its own or, after a
+// reconnection, the durable open reclaimed or one opened again on the new
+// session (see above). When that cannot be done, it is the lost one, whose
+// operations fail.
+func (h *handle) file() *session.File {
 	f := h.f.Load()
 	fsys := h.n.fsys
-	if fsys.o.Reconnect == nil || h.flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+	if fsys.o.Reconnect == nil || (!f.Durable() && h.flags&syscall.O_ACCMODE != syscall.O_RDONLY) {
 		return f
 	}
 	cur := fsys.tree()
@@ -134,7 +147,25 @@ func (h *handle) readFile() *session.File {
 	h.mu.Lock()
 	locked, closed := len(h.locks) > 0, h.closed
 	h.mu.Unlock()
-	if locked || closed {
+	if closed {
+		return f // a released handle (a read-ahead still running) needs nothing
+	}
+	if f.Durable() && !h.unreclaimable && !locked {
+		ctx, cancel := context.WithTimeout(context.Background(), reconnectTimeout)
+		defer cancel()
+		nf, err := cur.Reopen(ctx, f)
+		if err == nil {
+			h.f.Store(nf)
+			fsys.log.Info("durable handle reclaimed after reconnecting", "path", f.Path())
+			return nf
+		}
+		h.unreclaimable = true // the server let it go: asking again cannot help
+		fsys.log.Warn("durable handle not reclaimed after reconnecting", "path", f.Path(), "err", err)
+	}
+	if h.flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		return f // what it wrote may be gone
+	}
+	if locked {
 		// The locks are gone: reading on as if held would lie. A
 		// released handle (a read-ahead still running) needs nothing.
 		return f
@@ -159,9 +190,31 @@ func (h *handle) readFile() *session.File {
 	return nf
 }
 
-// usable reports that h's server handle is (or, for a read-only handle,
-// can be made) one of the current session: operations through a lost one
-// fail, and those that can go by path should.
+// usable reports that h's server handle is (or can be made) one of the
+// current session: operations through a lost one fail, and those that can
+// go by path should.
 func (h *handle) usable() bool {
-	return h.readFile().Tree() == h.n.fsys.rc.cur.Load()
+	return h.file().Tree() == h.n.fsys.rc.cur.Load()
+}
+
+// again reports whether an operation through f that failed with err
+// should be sent once more through h.file(): the connection was lost, and
+// f was durable and has been reclaimed on a new session.
+func (h *handle) again(f *session.File, err error) (*session.File, bool) {
+	if err == nil || !f.Durable() || !f.Tree().Session().Lost() {
+		return f, false
+	}
+	nf := h.file()
+	return nf, nf != f
+}
+
+// readAt reads through h's server handle, once more through the reclaimed
+// durable open if the connection dropped under the read.
+func (h *handle) readAt(ctx context.Context, dest []byte, off int64) (int, error) {
+	f := h.file()
+	n, err := f.ReadAt(ctx, dest, off)
+	if nf, ok := h.again(f, err); ok {
+		n, err = nf.ReadAt(ctx, dest, off)
+	}
+	return n, err
 }

@@ -47,7 +47,7 @@ func (n *node) Allocate(ctx context.Context, fh fs.FileHandle, off uint64, size 
 		return errno
 	}
 	n.dropReadahead()
-	f := h.f.Load()
+	f := h.file()
 	p := n.spath()
 	info, err := f.Stat(ctx)
 	if err != nil {
@@ -104,7 +104,7 @@ func (n *node) Lseek(ctx context.Context, fh fs.FileHandle, off uint64, whence u
 	if errno := n.drain(); errno != 0 {
 		return 0, errno
 	}
-	f := h.f.Load()
+	f := h.file()
 	info, err := f.Stat(ctx)
 	if err != nil {
 		return 0, toErrno(err)

@@ -132,7 +132,7 @@ func startDaemon(o *Options, log *slog.Logger) (*daemon, error) {
 	setProcs()
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()
-	sess, tree, err := connect(ctx, o, log)
+	sess, tree, err := connect(ctx, o, [16]byte{}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,10 @@ func startDaemon(o *Options, log *slog.Logger) (*daemon, error) {
 }
 
 // connect dials, authenticates, connects the share and checks the subdir.
-func connect(ctx context.Context, o *Options, log *slog.Logger) (*session.Session, *session.Tree, error) {
+//
+// clientGUID is the old session's when reconnecting (the server hands
+// durable opens back only to the client that made them), else zero.
+func connect(ctx context.Context, o *Options, clientGUID [16]byte, log *slog.Logger) (*session.Session, *session.Tree, error) {
 	cfg := session.Config{
 		Addr:         net.JoinHostPort(o.Server, strconv.Itoa(o.Port)), // TCP; rdma starts at RDMAPort
 		Host:         o.Server,
@@ -169,6 +172,8 @@ func connect(ctx context.Context, o *Options, log *slog.Logger) (*session.Sessio
 		MaxChannels:  o.MaxChannels,
 		DialTimeout:  connectTimeout,
 		CharMap:      charMapOf(o.CharMap),
+		Durable:      !o.NoLease,
+		ClientGUID:   clientGUID,
 		Logger:       log.With("component", "smb"),
 	}
 	// SMB-Direct uses the pure-Go iWARP provider: no kernel RDMA needed.
@@ -212,7 +217,10 @@ func connect(ctx context.Context, o *Options, log *slog.Logger) (*session.Sessio
 // system calls it; see fs.Options.Reconnect): it sets up a new session and
 // tree connection as at mount time, and closes the lost session.
 func (d *daemon) reconnect(ctx context.Context) (*session.Tree, error) {
-	sess, tree, err := connect(ctx, d.o, d.log)
+	d.mu.Lock()
+	guid := d.sess.ClientGUID()
+	d.mu.Unlock()
+	sess, tree, err := connect(ctx, d.o, guid, d.log)
 	if err != nil {
 		return nil, err
 	}

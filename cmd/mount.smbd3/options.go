@@ -101,6 +101,8 @@ type Options struct {
 	// opens of files this large bypass the page cache; 0 = never.
 	DirectReadMin int64
 
+	NoLease bool // nolease: ask for no leases, so no durable handles either
+
 	Multichannel bool
 	MaxChannels  int // 1 without multichannel; default 4 with it
 	RDMA         bool
@@ -122,7 +124,8 @@ const optionsUsage = `usage: mount.smbd3 //server[:port]/share[/subdir] MOUNTPOI
            uid=,gid=,file_mode=,dir_mode=,ro,rw,vers=3.0|3.02|3.1.1|3|default,
            sign,seal,cache=strict|loose|none,actimeo=,rsize=,wsize=,port=,
            direct_read_min=SIZE,mapposix|mapchars|nomapposix,
-           multichannel,max_channels=N,rdma,rdma_port=,rdma_crc,allow_other
+           multichannel,max_channels=N,rdma,rdma_port=,rdma_crc,allow_other,
+           noexec,nosuid,nodev,nolease,remount
   -r, -w   same as -o ro, -o rw
   -f       stay in the foreground
   -v       verbose
@@ -321,7 +324,7 @@ var (
 		"rdma_crc": true, "multichannel": true, "nomultichannel": true, "guest": true,
 		"mapposix": true, "nomapposix": true, "mapchars": true, "nomapchars": true,
 		"exec": true, "noexec": true, "suid": true, "nosuid": true, "dev": true, "nodev": true,
-		"remount": true,
+		"remount": true, "nolease": true,
 	}
 	// fuseKernelOptions are what the kernel shows in /proc/mounts for a
 	// FUSE mount; mount(8) passes them back to a remount.
@@ -402,6 +405,8 @@ func (p *optionParser) apply(opt string) error {
 		return noValue(func() { o.VFSFlags = append(o.VFSFlags, key) })
 	case "remount":
 		return noValue(func() { o.Remount = true })
+	case "nolease":
+		return noValue(func() { o.NoLease = true })
 	case "sign":
 		return noValue(func() { o.Sign = true })
 	case "seal":
@@ -1014,6 +1019,9 @@ func (o *Options) Redacted() string {
 	}
 	for _, f := range o.VFSFlags {
 		add(f)
+	}
+	if o.NoLease {
+		add("nolease")
 	}
 	addf("uid=%d gid=%d file_mode=%#o dir_mode=%#o cache=%s", o.UID, o.GID, o.FileMode, o.DirMode, o.Cache)
 	if o.AcRegMaxSec == o.ActimeoSec && o.AcDirMaxSec == o.ActimeoSec {

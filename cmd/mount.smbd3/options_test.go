@@ -60,6 +60,7 @@ func TestParseArgs(t *testing.T) {
 		{"mount(8) options ignored", withOpts("defaults,_netdev,nofail,auto,noauto,user,users,nouser,owner,group," +
 			"sync,async,atime,noatime,relatime,strictatime,nodiratime,diratime," +
 			"comment=systemd.automount,x-systemd.automount,x-systemd.idle-timeout=60,x-gvfs-show"), nil, func(o *Options) {}},
+		{"nolease", withOpts("nolease"), nil, func(o *Options) { o.NoLease = true }},
 		{"kernel mount flags", withOpts("noexec,nosuid,dev,exec"), nil, func(o *Options) {
 			o.VFSFlags = []string{"noexec", "nosuid", "dev", "exec"}
 		}},
