@@ -11,37 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smbd3/mount.smbd3/channel"
 	smbfs "github.com/smbd3/mount.smbd3/fs"
 	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/test/netcut"
 	"github.com/smbd3/mount.smbd3/test/samba"
 )
-
-// cutter dials TCP for a mount's sessions and can cut every connection
-// made so far, as a network drop does, while the server lives on.
-type cutter struct {
-	mu    sync.Mutex
-	conns []channel.Transport
-}
-
-func (c *cutter) dial(ctx context.Context, addr string) (channel.Transport, error) {
-	tr, err := channel.DialTCP(ctx, addr)
-	if err == nil {
-		c.mu.Lock()
-		c.conns = append(c.conns, tr)
-		c.mu.Unlock()
-	}
-	return tr, err
-}
-
-func (c *cutter) cut() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, tr := range c.conns {
-		tr.Close()
-	}
-	c.conns = nil
-}
 
 // TestReconnectDurable: the connection drops (the server lives on) while
 // a program writes a file through the mount and another reads one. Against
@@ -53,12 +27,12 @@ func (c *cutter) cut() {
 func TestReconnectDurable(t *testing.T) {
 	samba.RequireTool(t, "fusermount3")
 	srv := samba.Start(t, samba.Options{})
-	var net cutter
+	var net netcut.Dialer
 	var mu sync.Mutex
 	var sessions []*session.Session
 	dial := func(ctx context.Context, guid [16]byte) (*session.Tree, error) {
 		s, err := session.Dial(ctx, session.Config{Addr: srv.Addr, User: srv.User, Password: srv.Password,
-			CharMap: session.MapSFM, Durable: true, ClientGUID: guid, Dial: net.dial, Timeout: 5 * time.Second})
+			CharMap: session.MapSFM, Durable: true, ClientGUID: guid, Dial: net.Dial, Timeout: 5 * time.Second})
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +88,7 @@ func TestReconnectDurable(t *testing.T) {
 	const piece = 256 << 10
 	for off := 0; off < len(data); off += piece {
 		if off == len(data)/3 {
-			net.cut() // with writes behind and in flight
+			net.Cut() // with writes behind and in flight
 		}
 		if _, err := f.Write(data[off : off+piece]); err != nil {
 			t.Fatalf("write at %d after the connection dropped: %v", off, err)

@@ -5,13 +5,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/smbd3/mount.smbd3/channel"
 	"github.com/smbd3/mount.smbd3/session"
 	"github.com/smbd3/mount.smbd3/session/smb2"
+	"github.com/smbd3/mount.smbd3/test/netcut"
 	"github.com/smbd3/mount.smbd3/test/samba"
 )
 
@@ -25,31 +24,6 @@ func durableSamba(t *testing.T) *samba.Server {
 	}})
 }
 
-// cuttable dials TCP and keeps the connections, for the test to cut them.
-type cuttable struct {
-	mu    sync.Mutex
-	conns []channel.Transport
-}
-
-func (c *cuttable) dial(ctx context.Context, addr string) (channel.Transport, error) {
-	tr, err := channel.DialTCP(ctx, addr)
-	if err == nil {
-		c.mu.Lock()
-		c.conns = append(c.conns, tr)
-		c.mu.Unlock()
-	}
-	return tr, err
-}
-
-func (c *cuttable) cut() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, tr := range c.conns {
-		tr.Close()
-	}
-	c.conns = nil
-}
-
 // TestDurableReopen opens a file durably, writes and locks through it,
 // loses the connection (the server lives on), and reclaims the open on a
 // new session: writing goes on through the same open, the lock is still
@@ -59,8 +33,8 @@ func (c *cuttable) cut() {
 // break timeout.
 func TestDurableReopen(t *testing.T) {
 	srv := durableSamba(t)
-	var net1 cuttable
-	s1 := dial(t, srv, func(c *session.Config) { c.Durable, c.Dial = true, net1.dial })
+	var net1 netcut.Dialer
+	s1 := dial(t, srv, func(c *session.Config) { c.Durable, c.Dial = true, net1.Dial })
 	tr1 := mount(t, s1, srv.Share)
 	ctx := context.Background()
 	key := [16]byte{1, 2, 3}
@@ -82,7 +56,7 @@ func TestDurableReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	net1.cut()
+	net1.Cut()
 	deadline := time.Now().Add(10 * time.Second)
 	for !s1.Lost() {
 		if time.Now().After(deadline) {
