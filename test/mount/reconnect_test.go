@@ -1,11 +1,17 @@
 package mount
 
 import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/smbd3/mount.smbd3/test/netcut"
 	"github.com/smbd3/mount.smbd3/test/samba"
 )
 
@@ -50,4 +56,57 @@ func TestServerRestart(t *testing.T) {
 	must(t, nil, "umount", mp)
 	waitUnmounted(t, mp, 5*time.Second)
 	waitExit(t, pid, 5*time.Second)
+}
+
+// TestNetworkDrop: the connection of a mount made by the helper drops (a
+// proxy between it and the server cuts it) while a program has a file open
+// for writing. The daemon reconnects with the old session's client GUID
+// and reclaims the durable open: the program's writes, fsync and close
+// succeed, and the server's file has every byte.
+func TestNetworkDrop(t *testing.T) {
+	s := setup(t, samba.Options{})
+	p, err := netcut.NewProxy(s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_, port, _ := net.SplitHostPort(p.Addr)
+	mp := mountpoint(t)
+	must(t, nil, helperBin, unc(s), mp, "-o", fmt.Sprintf("port=%s,username=%s,password=%s", port, s.User, s.Password))
+	defer run(t, nil, "umount", mp)
+	wantMounted(t, mp, s)
+
+	f, err := os.OpenFile(filepath.Join(mp, "w"), os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data := make([]byte, 8<<20)
+	rand.Read(data)
+	half := len(data) / 2
+	if _, err := f.Write(data[:half]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	p.Cut()
+	if _, err := f.Write(data[half:]); err != nil {
+		t.Fatalf("write after the drop: %v\ndaemon log:\n%s", err, daemonLog(mp, 0))
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("fsync after the drop: %v\ndaemon log:\n%s", err, daemonLog(mp, 0))
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("close after the drop: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.Dir, "w")); err != nil || !bytes.Equal(b, data) {
+		t.Errorf("server's file: %d bytes of %d, %v", len(b), len(data), err)
+	}
+	if st := status(t, mp, ""); st.Reconnects != 1 {
+		t.Errorf("status: %d reconnections, want 1", st.Reconnects)
+	}
+	if log := daemonLog(mp, 0); !strings.Contains(log, "durable handle reclaimed") {
+		t.Errorf("daemon log lacks the reclaim:\n%s", log)
+	}
 }
