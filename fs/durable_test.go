@@ -13,6 +13,7 @@ import (
 
 	smbfs "github.com/smbd3/mount.smbd3/fs"
 	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/session/smb2"
 	"github.com/smbd3/mount.smbd3/test/netcut"
 	"github.com/smbd3/mount.smbd3/test/samba"
 )
@@ -122,5 +123,52 @@ func TestReconnectDurable(t *testing.T) {
 	}
 	if log, _ := os.ReadFile(srv.LogFile); bytes.Contains(log, []byte("PANIC")) {
 		t.Error("smbd panicked")
+	}
+}
+
+// TestLeaseBreakFlushes: a program writes through the mount and keeps the
+// file open; the data waits behind (write coalescing) when another client
+// opens the file. That open breaks the mount's lease (read, handle and
+// write caching to read and handle), and the mount sends the data before
+// it acknowledges the break: the other client reads it. (After the break
+// the file's writes go out at once instead of waiting to be coalesced;
+// that they reach the server before another client looks is not
+// guaranteed, so it is not checked.)
+func TestLeaseBreakFlushes(t *testing.T) {
+	samba.RequireTool(t, "fusermount3")
+	srv := samba.Start(t, samba.Options{})
+	mnt := mountServer(t, srv, smbfs.Options{})
+	f, err := os.OpenFile(filepath.Join(mnt, "c"), os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	other, err := dialTree(t, context.Background(), srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const want = "written behind\n"
+	if _, err := f.WriteAt([]byte(want), 0); err != nil {
+		t.Fatal(err)
+	}
+	of, err := other.Create(ctx, "c", session.CreateOptions{Access: smb2.GenericRead, Options: smb2.FileNonDirectoryFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer of.Close(ctx)
+	got := make([]byte, len(want))
+	n, err := of.ReadAt(ctx, got, 0)
+	if string(got[:n]) != want {
+		t.Errorf("another client read %q (%v) right after the write of %q", got[:n], err, want)
+	}
+	if _, err := f.WriteAt([]byte(want), 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := of.ReadAt(ctx, got, 100); string(got[:n]) != want {
+		t.Errorf("another client read %q (%v) after the close", got[:n], err)
 	}
 }

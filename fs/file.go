@@ -294,6 +294,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		n.dropReadahead()
 	}
 	of := n.openFlags(&info, flags)
+	n.leased(f)
 	return newHandle(n, f, flags, of), of, 0
 }
 
@@ -337,6 +338,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	child := n.newChild(ctx, &e, out)
 	cn := child.Operations().(*node)
 	cn.setLeaseKey(o.LeaseKey)
+	cn.leased(f)
 	of := cn.openFlags(&info, flags)
 	return child, newHandle(cn, f, flags, of), of, 0
 }
@@ -429,7 +431,7 @@ func (h *handle) write(data []byte, off int64) (uint32, syscall.Errno) {
 	}
 	h.wbuf = append(bufpool.Get(size)[:0], data...)
 	h.woff = off
-	if len(h.wbuf) >= coalesceMax {
+	if len(h.wbuf) >= coalesceMax || h.n.noWCache.Load() {
 		h.sendLocked(false)
 	} else {
 		h.wtimer = time.AfterFunc(coalesceDelay, func() {

@@ -40,6 +40,19 @@ type node struct {
 	// lkey is the lease key of the file's opens (see leaseKey); zero
 	// until the first.
 	lkey [16]byte
+	// noWCache: the server granted the file's opens a lease without
+	// write caching, or broke it to one: another client has the file
+	// open, so writes go out at once rather than wait to be coalesced.
+	// Without leases (nolease, a server that grants none) writes are
+	// coalesced as ever.
+	noWCache atomic.Bool
+}
+
+// leased records the lease an open of the node was granted.
+func (n *node) leased(f *session.File) {
+	if st, ok := f.Lease(); ok {
+		n.noWCache.Store(st&smb2.LeaseWrite == 0)
+	}
 }
 
 // leaseKey is the key under which the node's opens ask for a lease (and

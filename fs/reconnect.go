@@ -108,6 +108,7 @@ func (f *fsys) redial(lost *session.Tree, done chan struct{}) {
 		// server's files may have changed while it was away.
 		f.attrs.Clear()
 		f.dirs.Clear()
+		t.Session().OnLeaseBreak(f.leaseBroken)
 		r.cur.Store(t)
 		r.backoff, r.next = 0, time.Time{}
 	} else {

@@ -25,7 +25,8 @@ type fsys struct {
 	ahead dirAheadState
 
 	wmu     sync.Mutex
-	writing map[uint64]*node // by file ID: nodes with handles open for writing
+	writing map[uint64]*node   // by file ID: nodes with handles open for writing
+	leased  map[[16]byte]*node // the same by lease key (see leaseBroken)
 }
 
 func newFS(tree *session.Tree, o Options) *fsys {
@@ -37,7 +38,28 @@ func newFS(tree *session.Tree, o Options) *fsys {
 		dirs:  cache.NewDirCache[entry](cfg, func(e entry) string { return path.Base(e.info.Name) }),
 	}
 	f.rc.cur.Store(tree)
+	tree.Session().OnLeaseBreak(f.leaseBroken)
 	return f
+}
+
+// leaseBroken is called when the server takes write caching away from a
+// lease of ours (another client opened the file): the data the file's
+// handles still hold behind goes to the server before the break is
+// acknowledged, so that the other client reads it. Write errors stay
+// with the handles, for their fsync and close to report.
+func (f *fsys) leaseBroken(key [16]byte) {
+	f.wmu.Lock()
+	n := f.leased[key]
+	f.wmu.Unlock()
+	if n == nil {
+		return
+	}
+	n.noWCache.Store(true)
+	for _, h := range n.openHandles(nil) {
+		h.mu.Lock()
+		h.settleLocked(0, -1)
+		h.mu.Unlock()
+	}
 }
 
 func (f *fsys) root() *node { return &node{fsys: f} }
@@ -72,10 +94,17 @@ func (f *fsys) writers(n *node, open bool) {
 	case open:
 		if f.writing == nil {
 			f.writing = make(map[uint64]*node)
+			f.leased = make(map[[16]byte]*node)
 		}
 		f.writing[id] = n
+		if n.lkey != ([16]byte{}) {
+			f.leased[n.lkey] = n
+		}
 	case f.writing[id] == n:
 		delete(f.writing, id)
+		if f.leased[n.lkey] == n {
+			delete(f.leased, n.lkey)
+		}
 	}
 }
 

@@ -23,8 +23,19 @@ import (
 //
 // The lease is only the ticket to durability: the mount does not rely on
 // it for caching (its caches have their own lifetimes). A lease break is
-// acknowledged at once with the state the server offers; data still being
-// written behind reaches the server as it would without a lease.
+// acknowledged with the state the server offers, once the handler set
+// with OnLeaseBreak has returned (the mount sends the data it still holds
+// behind for a file losing write caching, so that the client whose open
+// broke the lease reads it) or after leaseBreakWait.
+
+// leaseBreakWait bounds the wait for the lease break handler: servers give
+// the holder 35 s (Samba, Windows) before they go on without its answer.
+const leaseBreakWait = 20 * time.Second
+
+// OnLeaseBreak sets the function called, before the acknowledgment, when
+// the server breaks a lease with write caching to one without: the
+// holder must send the data it wrote behind first.
+func (s *Session) OnLeaseBreak(fn func(key [16]byte)) { s.leaseBreak.Store(&fn) }
 
 // durableTimeout is the DH2Q Timeout asked for: how long the server keeps
 // an open after losing the connection (it may grant less).
@@ -86,6 +97,12 @@ func (f *File) granted(d *durableOpen, o CreateOptions, ctxs []smb2.CreateContex
 	if d == nil {
 		return
 	}
+	if b, ok := smb2.FindCreateContext(ctxs, smb2.CtxNameLease); ok {
+		var l smb2.LeaseV2
+		if l.Unmarshal(b) == nil && l.Key == d.leaseKey {
+			f.lease = l.State | leaseGranted
+		}
+	}
 	b, ok := smb2.FindCreateContext(ctxs, smb2.CtxNameDurableV2)
 	var dr smb2.DurableV2Response
 	if !ok || dr.Unmarshal(b) != nil {
@@ -103,6 +120,15 @@ func (f *File) granted(d *durableOpen, o CreateOptions, ctxs []smb2.CreateContex
 // Durable reports whether the server granted f a durable handle, which
 // Tree.Reopen can reclaim after the connection is lost.
 func (f *File) Durable() bool { return f.dur != nil }
+
+// leaseGranted marks File.lease as an answer of the server's.
+const leaseGranted = 1 << 31
+
+// Lease is the lease state (smb2.LeaseRead, LeaseHandle, LeaseWrite) the
+// server granted at open; ok is false if it granted no lease.
+func (f *File) Lease() (state uint32, ok bool) {
+	return f.lease &^ leaseGranted, f.lease&leaseGranted != 0
+}
 
 // Reopen reclaims the durable open f of a lost session on t, a tree of a
 // new session with the same ClientGUID: same file, same FileId, byte-range
@@ -130,7 +156,7 @@ func (t *Tree) Reopen(ctx context.Context, f *File) (*File, error) {
 	if err := resp.Unmarshal(cl.body); err != nil {
 		return nil, err
 	}
-	nf := &File{t: t, id: resp.FileID, path: f.path, Info: f.Info, Action: smb2.FileOpened, diskID: f.diskID, dur: d, opts: o}
+	nf := &File{t: t, id: resp.FileID, path: f.path, Info: f.Info, Action: smb2.FileOpened, diskID: f.diskID, dur: d, opts: o, lease: f.lease}
 	t.s.leaseTree.Store(t)
 	return nf, nil
 }
@@ -150,6 +176,18 @@ func (s *Session) onNotify(h *smb2.Header, body []byte) {
 		return
 	}
 	go func() {
+		if fn := s.leaseBreak.Load(); fn != nil && lb.CurrentLeaseState&smb2.LeaseWrite != 0 && lb.NewLeaseState&smb2.LeaseWrite == 0 {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				(*fn)(lb.LeaseKey)
+			}()
+			select {
+			case <-done:
+			case <-time.After(leaseBreakWait):
+				s.log.Warn("lease break: the data written behind is not sent yet; acknowledging anyway")
+			}
+		}
 		ctx, cancel := context.WithTimeout(s.stopCtx, 30*time.Second)
 		defer cancel()
 		// Servers take the acknowledgment in a tree (Samba refuses one

@@ -20,6 +20,7 @@ type File struct {
 	diskID uint64        // from an SMB2_CREATE_QUERY_ON_DISK_ID answer; 0 if none
 	dur    *durableOpen  // a durable handle: how to reclaim it; nil if not granted
 	opts   CreateOptions // what it was opened with, for Reopen
+	lease  uint32        // lease state granted at open, with leaseGranted; 0 if none
 	closed atomic.Bool
 
 	keyMu sync.Mutex // guards the resume key (server-side copy)
