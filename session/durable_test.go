@@ -48,6 +48,9 @@ func TestDurableReopen(t *testing.T) {
 	if !f.Durable() {
 		t.Fatal("Samba with durable handles on did not grant one")
 	}
+	if st, ok := f.Lease(); !ok || st != smb2.LeaseRead|smb2.LeaseHandle|smb2.LeaseWrite {
+		t.Errorf("lease %#x (granted %v), want read, handle and write caching", st, ok)
+	}
 	if _, err := f.WriteAt(ctx, []byte("hello "), 0); err != nil {
 		t.Fatal(err)
 	}
