@@ -264,14 +264,21 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		h.setTimes(a)
 	} else if errno := n.drain(); errno != 0 {
 		return errno
-	} else if h != nil {
-		err = h.file().SetAttr(ctx, a)
 	} else {
 		// The result comes back in the same compound: the server's change
 		// time, not ours, or tar -c of a directory whose times tar -x just
 		// set sees the ctime move when the cache entry expires ("file
 		// changed as we read it").
-		info, err := n.fsys.tree().SetAttrStat(ctx, p, a)
+		var info session.FileInfo
+		if h != nil {
+			f := h.file()
+			info, err = f.SetAttrStat(ctx, a)
+			if nf, ok := h.again(f, err); ok {
+				info, err = nf.SetAttrStat(ctx, a)
+			}
+		} else {
+			info, err = n.fsys.tree().SetAttrStat(ctx, p, a)
+		}
 		if err != nil {
 			n.fsys.changed(p)
 			return toErrno(err)
@@ -290,26 +297,16 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		out.SetTimeout(n.fsys.o.AttrTTL)
 		return 0
 	}
-	if err != nil {
-		n.fsys.changed(p)
-		return toErrno(err)
-	}
-	if a.Size != nil {
-		n.truncated(*a.Size)
-	}
-	// Apply the change to the cached attributes rather than asking again.
+	// Times through a handle open for writing, on their way (setTimes):
+	// apply them to the cached attributes rather than wait. The change
+	// time the server will report is not known; this host's clock stands
+	// in until the cache entry expires.
 	if e, ok := n.fsys.attrs.Get(p); ok {
-		if a.Size != nil {
-			e.info.Size = *a.Size
-		}
 		if !a.Modified.IsZero() {
 			e.info.Modified = a.Modified
 		}
 		if !a.Accessed.IsZero() {
 			e.info.Accessed = a.Accessed
-		}
-		if a.Attributes != 0 {
-			e.info.Attributes = a.Attributes
 		}
 		e.info.Changed = time.Now()
 		n.fsys.added(p, e)

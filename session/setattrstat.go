@@ -34,3 +34,35 @@ func (t *Tree) SetAttrStat(ctx context.Context, path string, a SetAttr) (FileInf
 	}
 	return infoFromAll(path, &all), nil
 }
+
+// SetAttrStat changes size, attributes and times through an open handle
+// and returns the attributes after the change, in one round trip (a
+// compound of SET_INFO… and QUERY_INFO).
+func (f *File) SetAttrStat(ctx context.Context, a SetAttr) (FileInfo, error) {
+	q := queryInfo(smb2.InfoTypeFile, uint8(smb2.FileAllInformationClass), 4096)
+	q.body.(*smb2.QueryInfoRequest).FileID = f.id
+	reqs := append(a.requests(f.id), q)
+	calls, err := f.t.compound(ctx, reqs...)
+	if err != nil {
+		return FileInfo{}, withPath(err, "setattr", f.path)
+	}
+	defer func() {
+		for _, cl := range calls {
+			cl.release()
+		}
+	}()
+	for _, cl := range calls {
+		if err := statusErr(cl); err != nil {
+			return FileInfo{}, withPath(err, "setattr", f.path)
+		}
+	}
+	var out smb2.OutputResponse
+	if err := out.Unmarshal(calls[len(calls)-1].body); err != nil {
+		return FileInfo{}, err
+	}
+	var all smb2.FileAllInformation
+	if err := all.Unmarshal(out.Buffer); err != nil {
+		return FileInfo{}, err
+	}
+	return infoFromAll(f.path, &all), nil
+}

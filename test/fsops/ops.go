@@ -488,6 +488,11 @@ func setattr(t *testing.T, tg *Target) {
 	f, _ := os.OpenFile(m("s"), os.O_RDWR, 0)
 	f.WriteAt([]byte("abc"), 200)
 	f.Truncate(50)
+	c1 = ctimeOf(t, m("s"))
+	time.Sleep(1200 * time.Millisecond) // past actimeo
+	if c2 := ctimeOf(t, m("s")); c1 != c2 {
+		t.Errorf("ctime after ftruncate moved from %v to %v with nothing changing it", c1, c2)
+	}
 	f.Close()
 	if st := tg.serverStat(t, "s"); st.Size != 50 {
 		t.Fatalf("size after ftruncate %d", st.Size)
