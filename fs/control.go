@@ -7,7 +7,14 @@ import "sync/atomic"
 // daemon. The zero value is a read-write mount.
 type Control struct {
 	readOnly atomic.Bool
+	// reclaimed and lost count open files after reconnections: durable
+	// opens reclaimed from the server, and those that could not be.
+	reclaimed, lost atomic.Int64
 }
+
+// Reclaims reports how many open files reconnections have reclaimed from
+// the server (durable handles) and how many they could not.
+func (c *Control) Reclaims() (reclaimed, lost int64) { return c.reclaimed.Load(), c.lost.Load() }
 
 // SetReadOnly makes every operation that would change the share fail with
 // EROFS (true), or allows them again (false). Handles already open for

@@ -151,16 +151,23 @@ func (h *handle) file() *session.File {
 	if closed {
 		return f // a released handle (a read-ahead still running) needs nothing
 	}
+	if f.Durable() && !h.unreclaimable && locked {
+		h.unreclaimable = true // see above: Samba may panic
+		fsys.o.Control.lost.Add(1)
+		fsys.log.Warn("durable handle holding locks not reclaimed after reconnecting", "path", f.Path())
+	}
 	if f.Durable() && !h.unreclaimable && !locked {
 		ctx, cancel := context.WithTimeout(context.Background(), reconnectTimeout)
 		defer cancel()
 		nf, err := cur.Reopen(ctx, f)
 		if err == nil {
 			h.f.Store(nf)
+			fsys.o.Control.reclaimed.Add(1)
 			fsys.log.Info("durable handle reclaimed after reconnecting", "path", f.Path())
 			return nf
 		}
 		h.unreclaimable = true // the server let it go: asking again cannot help
+		fsys.o.Control.lost.Add(1)
 		fsys.log.Warn("durable handle not reclaimed after reconnecting", "path", f.Path(), "err", err)
 	}
 	if h.flags&syscall.O_ACCMODE != syscall.O_RDONLY {

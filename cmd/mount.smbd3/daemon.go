@@ -635,6 +635,8 @@ type statusReply struct {
 	Version       string                `json:"version"`
 	Channels      []session.ChannelInfo `json:"channels"`
 	Reconnects    int                   `json:"reconnects"`      // sessions set up again after the server was lost
+	Reclaimed     int64                 `json:"reclaimed_opens"` // open files reclaimed from the server after reconnections (durable handles)
+	NotReclaimed  int64                 `json:"lost_opens"`      // durable opens the server no longer had
 	Error         string                `json:"error,omitempty"` // set instead of the rest for a bad request
 }
 
@@ -646,6 +648,7 @@ func (d *daemon) status() statusReply {
 	}
 	d.mu.Lock()
 	info, reconnects := d.info, d.reconnects
+	reclaimed, lost := d.ctl.Reclaims()
 	d.mu.Unlock()
 	return statusReply{
 		Source:        d.o.UNC(),
@@ -666,6 +669,8 @@ func (d *daemon) status() statusReply {
 		Version:       versionString(),
 		Channels:      info.Channels(),
 		Reconnects:    reconnects,
+		Reclaimed:     reclaimed,
+		NotReclaimed:  lost,
 	}
 }
 

@@ -329,6 +329,7 @@ type statusReply struct {
 	Uptime     float64 `json:"uptime_seconds"`
 	Reconnects int     `json:"reconnects"`
 	ReadOnly   bool    `json:"read_only"`
+	Reclaimed  int64   `json:"reclaimed_opens"`
 }
 
 // status runs "mount.smbd3 status MP --json", as another user when asUser

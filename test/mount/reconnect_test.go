@@ -103,8 +103,11 @@ func TestNetworkDrop(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(s.Dir, "w")); err != nil || !bytes.Equal(b, data) {
 		t.Errorf("server's file: %d bytes of %d, %v", len(b), len(data), err)
 	}
-	if st := status(t, mp, ""); st.Reconnects != 1 {
-		t.Errorf("status: %d reconnections, want 1", st.Reconnects)
+	if st := status(t, mp, ""); st.Reconnects != 1 || st.Reclaimed != 1 {
+		t.Errorf("status: %d reconnections, %d opens reclaimed; want 1 and 1", st.Reconnects, st.Reclaimed)
+	}
+	if text := must(t, nil, helperBin, "status", mp).stdout; !strings.Contains(text, "reclaimed opens: 1 (0 not)") {
+		t.Errorf("status output lacks the reclaim:\n%s", text)
 	}
 	if log := daemonLog(mp, 0); !strings.Contains(log, "durable handle reclaimed") {
 		t.Errorf("daemon log lacks the reclaim:\n%s", log)
