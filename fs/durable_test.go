@@ -80,7 +80,7 @@ func TestReconnectDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f, err := os.OpenFile(m("w"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(m("w"), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644) // a reclaim must not truncate again
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,6 +140,9 @@ func (t *Tree) Reopen(ctx context.Context, f *File) (*File, error) {
 	}
 	o := f.opts
 	r := o.request(t, f.path)
+	// The open exists: whatever created or truncated the file at first
+	// must not do it again, should a server look at the disposition.
+	r.CreateDisposition = smb2.FileOpen
 	r.RequestedOplockLevel = smb2.OplockLease
 	lease := smb2.LeaseV2{Key: d.leaseKey, State: d.state}
 	dh := smb2.DurableV2Reconnect{FileID: f.id, CreateGUID: d.createGUID}
