@@ -68,16 +68,7 @@ func (t *Tree) Stat(ctx context.Context, path string) (FileInfo, error) {
 		return FileInfo{}, err
 	}
 	defer mid[0].release()
-	var out smb2.OutputResponse
-	if err := out.Unmarshal(mid[0].body); err != nil {
-		return FileInfo{}, err
-	}
-	var all smb2.FileAllInformation
-	if err := all.Unmarshal(out.Buffer); err != nil {
-		return FileInfo{}, err
-	}
-	fi := infoFromAll(path, &all)
-	return fi, nil
+	return allInfo(path, mid[0].body)
 }
 
 // Stat returns the attributes of an open file.
@@ -89,15 +80,20 @@ func (f *File) Stat(ctx context.Context) (FileInfo, error) {
 		return FileInfo{}, withPath(err, "stat", f.path)
 	}
 	defer cl.release()
+	return allInfo(f.path, cl.body)
+}
+
+// allInfo decodes a QUERY_INFO response body of FileAllInformation.
+func allInfo(path string, body []byte) (FileInfo, error) {
 	var out smb2.OutputResponse
-	if err := out.Unmarshal(cl.body); err != nil {
+	if err := out.Unmarshal(body); err != nil {
 		return FileInfo{}, err
 	}
 	var all smb2.FileAllInformation
 	if err := all.Unmarshal(out.Buffer); err != nil {
 		return FileInfo{}, err
 	}
-	return infoFromAll(f.path, &all), nil
+	return infoFromAll(path, &all), nil
 }
 
 // setPath runs CREATE + SET_INFO + CLOSE.

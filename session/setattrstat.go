@@ -24,15 +24,7 @@ func (t *Tree) SetAttrStat(ctx context.Context, path string, a SetAttr) (FileInf
 			cl.release()
 		}
 	}()
-	var out smb2.OutputResponse
-	if err := out.Unmarshal(mid[len(mid)-1].body); err != nil {
-		return FileInfo{}, err
-	}
-	var all smb2.FileAllInformation
-	if err := all.Unmarshal(out.Buffer); err != nil {
-		return FileInfo{}, err
-	}
-	return infoFromAll(path, &all), nil
+	return allInfo(path, mid[len(mid)-1].body)
 }
 
 // SetAttrStat changes size, attributes and times through an open handle
@@ -56,13 +48,5 @@ func (f *File) SetAttrStat(ctx context.Context, a SetAttr) (FileInfo, error) {
 			return FileInfo{}, withPath(err, "setattr", f.path)
 		}
 	}
-	var out smb2.OutputResponse
-	if err := out.Unmarshal(calls[len(calls)-1].body); err != nil {
-		return FileInfo{}, err
-	}
-	var all smb2.FileAllInformation
-	if err := all.Unmarshal(out.Buffer); err != nil {
-		return FileInfo{}, err
-	}
-	return infoFromAll(f.path, &all), nil
+	return allInfo(f.path, calls[len(calls)-1].body)
 }
