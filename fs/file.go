@@ -496,11 +496,7 @@ func (h *handle) pushTimesLocked() {
 			h.cond.Wait()
 		}
 		h.mu.Unlock()
-		f := h.file()
-		err := f.SetAttr(context.Background(), a)
-		if nf, ok := h.again(f, err); ok {
-			err = nf.SetAttr(context.Background(), a)
-		}
+		err := h.through(func(f *session.File) error { return f.SetAttr(context.Background(), a) })
 		if err != nil {
 			h.n.fsys.stale(h.n.spath())
 		}
@@ -550,21 +546,16 @@ func (h *handle) sendLocked(last bool) {
 	h.inflight += int64(len(buf))
 	h.ranges = append(h.ranges, r)
 	go func() {
-		write := func(f *session.File) (err error) {
+		// If the connection drops under the write and the durable open
+		// comes back, the same bytes go to the same offset again.
+		err := h.through(func(f *session.File) (err error) {
 			if times != nil {
 				_, err = f.WriteAttr(context.Background(), buf, off, *times)
 			} else {
 				_, err = f.WriteAt(context.Background(), buf, off)
 			}
 			return err
-		}
-		f := h.file()
-		err := write(f)
-		if nf, ok := h.again(f, err); ok {
-			// The connection dropped under the write, and the durable
-			// open is back: the same bytes at the same offset again.
-			err = write(nf)
-		}
+		})
 		bufpool.Put(buf)
 		if err != nil {
 			h.n.fsys.stale(h.n.spath())
@@ -604,12 +595,7 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 		return err
 	}
 	h.settleOthers(0, -1)
-	f := h.file()
-	err := f.Flush(ctx)
-	if nf, ok := h.again(f, err); ok {
-		err = nf.Flush(ctx)
-	}
-	return toErrno(err)
+	return toErrno(h.through(func(f *session.File) error { return f.Flush(ctx) }))
 }
 
 var _ = (fs.FileReleaser)((*handle)(nil))

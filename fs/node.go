@@ -271,11 +271,10 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		// changed as we read it").
 		var info session.FileInfo
 		if h != nil {
-			f := h.file()
-			info, err = f.SetAttrStat(ctx, a)
-			if nf, ok := h.again(f, err); ok {
-				info, err = nf.SetAttrStat(ctx, a)
-			}
+			err = h.through(func(f *session.File) (err error) {
+				info, err = f.SetAttrStat(ctx, a)
+				return err
+			})
 		} else {
 			info, err = n.fsys.tree().SetAttrStat(ctx, p, a)
 		}

@@ -205,24 +205,26 @@ func (h *handle) usable() bool {
 	return h.file().Tree() == h.n.fsys.rc.cur.Load()
 }
 
-// again reports whether an operation through f that failed with err
-// should be sent once more through h.file(): the connection was lost, and
-// f was durable and has been reclaimed on a new session.
-func (h *handle) again(f *session.File, err error) (*session.File, bool) {
-	if err == nil || !f.Durable() || !f.Tree().Session().Lost() {
-		return f, false
+// through runs op on h's server handle and, if the connection dropped
+// under it and the durable open is back, once more on the reclaimed open
+// (op must be safe to repeat: the same bytes at the same offset, a read,
+// a flush, a setattr).
+func (h *handle) through(op func(f *session.File) error) error {
+	f := h.file()
+	err := op(f)
+	if err != nil && f.Durable() && f.Tree().Session().Lost() {
+		if nf := h.file(); nf != f {
+			err = op(nf)
+		}
 	}
-	nf := h.file()
-	return nf, nf != f
+	return err
 }
 
-// readAt reads through h's server handle, once more through the reclaimed
-// durable open if the connection dropped under the read.
-func (h *handle) readAt(ctx context.Context, dest []byte, off int64) (int, error) {
-	f := h.file()
-	n, err := f.ReadAt(ctx, dest, off)
-	if nf, ok := h.again(f, err); ok {
-		n, err = nf.ReadAt(ctx, dest, off)
-	}
+// readAt reads through h's server handle (see through).
+func (h *handle) readAt(ctx context.Context, dest []byte, off int64) (n int, err error) {
+	err = h.through(func(f *session.File) (err error) {
+		n, err = f.ReadAt(ctx, dest, off)
+		return err
+	})
 	return n, err
 }

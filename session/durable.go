@@ -59,10 +59,7 @@ func (s *Session) leasesOK() bool {
 	if !s.cfg.Durable {
 		return false
 	}
-	s.mu.Lock()
-	c := s.first
-	s.mu.Unlock()
-	return c != nil && c.caps&smb2.CapLeasing != 0
+	return s.first.caps&smb2.CapLeasing != 0 // set once, by Dial
 }
 
 // durable adds the lease and durable-handle contexts to a CREATE for o
