@@ -618,9 +618,11 @@ func remount(o *Options) error {
 		}
 		return nil
 	}
-	req := "remount rw"
-	if ro {
-		req = "remount ro"
+	daemon := func(req string) error {
+		if _, _, err := askDaemon(mp, req); err != nil {
+			return failf("remount: %v", err)
+		}
+		return nil
 	}
 	if ro {
 		// The kernel first: it refuses while files are open for writing,
@@ -628,13 +630,10 @@ func remount(o *Options) error {
 		if err := kernel(); err != nil {
 			return err
 		}
-		if _, _, err := askDaemon(mp, req); err != nil {
-			return failf("remount: %v", err)
-		}
-		return nil
+		return daemon("remount ro")
 	}
-	if _, _, err := askDaemon(mp, req); err != nil {
-		return failf("remount: %v", err)
+	if err := daemon("remount rw"); err != nil {
+		return err
 	}
 	if err := kernel(); err != nil {
 		if st.Flags&unix.ST_RDONLY != 0 {
