@@ -17,9 +17,10 @@ import (
 // grants durability keeps the open for a while after the connection is
 // lost; Tree.Reopen reclaims it on a new session (DH2C), with its byte-range
 // locks, so that what the handle was doing can go on. Servers grant
-// durability only with a lease that caches handles (Samba also only with
-// "kernel share modes = no" and "posix locking = no"); File.Durable says
-// whether it was granted.
+// durability only with a lease that caches handles; File.Durable says
+// whether it was granted. (Samba 4.17 grants it as configured by default,
+// but keeps byte-range locks across a reclaim only with "posix locking =
+// no": with its default it panics reclaiming an open that holds one.)
 //
 // The lease is only the ticket to durability: the mount does not rely on
 // it for caching (its caches have their own lifetimes). A lease break is
@@ -50,8 +51,8 @@ type durableOpen struct {
 
 // durableRefusals is how many durable handles in a row a tree's server
 // may refuse before the tree stops asking: a server that grants none
-// (Samba with its default posix locking) would only hand out leases, whose
-// bookkeeping costs it time at every open, for nothing.
+// would only hand out leases, whose bookkeeping costs it time at every
+// open, for little.
 const durableRefusals = 8
 
 // leasesOK reports whether the session may ask for leases.
@@ -98,6 +99,7 @@ func (f *File) granted(d *durableOpen, o CreateOptions, ctxs []smb2.CreateContex
 		var l smb2.LeaseV2
 		if l.Unmarshal(b) == nil && l.Key == d.leaseKey {
 			f.lease = l.State | leaseGranted
+			f.t.s.leaseTree.Store(f.t) // its breaks are acknowledged there
 		}
 	}
 	b, ok := smb2.FindCreateContext(ctxs, smb2.CtxNameDurableV2)
@@ -111,7 +113,6 @@ func (f *File) granted(d *durableOpen, o CreateOptions, ctxs []smb2.CreateContex
 	f.t.refused.Store(0)
 	f.dur = d
 	f.opts = o
-	f.t.s.leaseTree.Store(f.t)
 }
 
 // Durable reports whether the server granted f a durable handle, which
