@@ -7,14 +7,18 @@ import "sync/atomic"
 // daemon. The zero value is a read-write mount.
 type Control struct {
 	readOnly atomic.Bool
-	// reclaimed and lost count open files after reconnections: durable
-	// opens reclaimed from the server, and those that could not be.
-	reclaimed, lost atomic.Int64
+	// reclaimed, reopened and lost count durable opens after
+	// reconnections: reclaimed from the server, opened again by path when
+	// the server refused that, and lost.
+	reclaimed, reopened, lost atomic.Int64
 }
 
-// Reclaims reports how many open files reconnections have reclaimed from
-// the server (durable handles) and how many they could not.
-func (c *Control) Reclaims() (reclaimed, lost int64) { return c.reclaimed.Load(), c.lost.Load() }
+// Reclaims reports what reconnections did with durable opens: how many
+// they reclaimed from the server, how many they opened again by path when
+// the server would not give them back, and how many they lost.
+func (c *Control) Reclaims() (reclaimed, reopened, lost int64) {
+	return c.reclaimed.Load(), c.reopened.Load(), c.lost.Load()
+}
 
 // SetReadOnly makes every operation that would change the share fail with
 // EROFS (true), or allows them again (false). Handles already open for

@@ -40,9 +40,15 @@ type handle struct {
 	direct bool // opened with FOPEN_DIRECT_IO: writes bypass the page cache
 
 	reopenMu sync.Mutex // one reopen at a time
-	// unreclaimable: the durable open could not be reclaimed after a
-	// reconnection (guarded by reopenMu).
-	unreclaimable bool
+	// lost: a server handle of a lost session that could be neither
+	// reclaimed nor opened again (guarded by reopenMu): its operations
+	// fail, and no more attempts are made for it.
+	lost *session.File
+	// written is the end of the furthest write the server acknowledged
+	// through the handle, less what truncations took since: a file opened
+	// again after a reconnection must be at least this long, or the
+	// server lost what it had acknowledged (see file).
+	written atomic.Int64
 
 	mu        sync.Mutex
 	cond      sync.Cond
@@ -269,6 +275,21 @@ func (n *node) writableHandle() *handle {
 
 var _ = (fs.NodeOpener)((*node)(nil))
 
+// openOn opens the existing file at p on t for an open(2) with flags
+// (O_TRUNC truncates it), with the node's lease key.
+func (n *node) openOn(ctx context.Context, t *session.Tree, p string, flags uint32) (*session.File, session.FileInfo, error) {
+	o := session.CreateOptions{Access: accessFor(flags), Options: smb2.FileNonDirectoryFile, LeaseKey: n.leaseKey()}
+	if flags&syscall.O_TRUNC != 0 {
+		o.Disposition = smb2.FileOverwrite
+	}
+	f, info, err := t.CreateStat(ctx, p, o)
+	if err != nil && flags&syscall.O_ACCMODE == syscall.O_WRONLY && toErrno(err) == syscall.EACCES {
+		o.Access = smb2.GenericWrite // a file one may write but not read
+		f, info, err = t.CreateStat(ctx, p, o)
+	}
+	return f, info, err
+}
+
 // Open opens an existing file.
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	ctx = uninterrupted(ctx)
@@ -276,15 +297,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, syscall.EROFS
 	}
 	p := n.spath()
-	o := session.CreateOptions{Access: accessFor(flags), Options: smb2.FileNonDirectoryFile, LeaseKey: n.leaseKey()}
-	if flags&syscall.O_TRUNC != 0 {
-		o.Disposition = smb2.FileOverwrite
-	}
-	f, info, err := n.fsys.tree().CreateStat(ctx, p, o)
-	if err != nil && flags&syscall.O_ACCMODE == syscall.O_WRONLY && toErrno(err) == syscall.EACCES {
-		o.Access = smb2.GenericWrite
-		f, info, err = n.fsys.tree().CreateStat(ctx, p, o)
-	}
+	f, info, err := n.openOn(ctx, n.fsys.tree(), p, flags)
 	if err != nil {
 		return nil, 0, toErrno(err)
 	}
@@ -559,6 +572,8 @@ func (h *handle) sendLocked(last bool) {
 		bufpool.Put(buf)
 		if err != nil {
 			h.n.fsys.stale(h.n.spath())
+		} else {
+			h.wrote(r.end)
 		}
 		h.mu.Lock()
 		h.inflight -= r.end - r.off
@@ -574,6 +589,12 @@ func (h *handle) sendLocked(last bool) {
 		h.cond.Broadcast()
 		h.mu.Unlock()
 	}()
+}
+
+// wrote records that the server acknowledged a write through h up to end.
+func (h *handle) wrote(end int64) {
+	for w := h.written.Load(); end > w && !h.written.CompareAndSwap(w, end); w = h.written.Load() {
+	}
 }
 
 var _ = (fs.FileFlusher)((*handle)(nil))

@@ -130,8 +130,16 @@ func (n *node) wrote(end int64) {
 func (n *node) truncated(size int64) {
 	n.mu.Lock()
 	n.wend = size
+	hs := make([]*handle, 0, len(n.handles))
+	for h := range n.handles {
+		hs = append(hs, h)
+	}
 	n.mu.Unlock()
 	n.wgen.Add(1)
+	for _, h := range hs {
+		for w := h.written.Load(); w > size && !h.written.CompareAndSwap(w, size); w = h.written.Load() {
+		}
+	}
 }
 
 // statChild makes the inode for a path just created, asking the server for

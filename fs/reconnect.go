@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/smbd3/mount.smbd3/session"
-	"github.com/smbd3/mount.smbd3/session/smb2"
 )
 
 // Reconnection. A session whose every channel has failed (the server
@@ -34,6 +33,16 @@ import (
 // default "posix locking = yes" grants such opens durability, then
 // panics (the smbd serving the new session dies) when one is reclaimed.
 //
+// A server may refuse the reclaim: it restarted (Samba keeps durable
+// handles only while smbd runs), the handle timed out, or the file changed
+// on its disk (Samba compares the file's stat with one it took at the
+// loss, and our writes still running then change it). The handle is then
+// opened again by path, as the Linux client does, and its writes in flight
+// are sent again there, when the path still leads to the same file (same
+// file id and creation time) and the file is at least as long as what the
+// server acknowledged writing through the handle (shorter, the server lost
+// data it had acknowledged, as a crash of its machine may).
+//
 // Otherwise what the old session held is gone: open files, byte-range
 // locks, and write-behind data that had not reached the server (its error
 // is reported by the flush or fsync of the handle that wrote it). A handle
@@ -43,9 +52,8 @@ import (
 // and fsync fail with EIO: what they wrote or locked may be gone, and the
 // program must open the file again. Other operations in flight when the
 // connection dropped fail too: whether the server carried them out is
-// unknown, so none is sent again. A server restart loses durable handles
-// too (Samba keeps them only while smbd runs). The caches are emptied,
-// since the server's files may have changed while it was out of reach.
+// unknown, so none is sent again. The caches are emptied, since the
+// server's files may have changed while it was out of reach.
 
 const (
 	reconnectTimeout    = 15 * time.Second // bound of one attempt, if Reconnect sets none tighter
@@ -133,7 +141,8 @@ func (f *fsys) redial(lost *session.Tree, done chan struct{}) {
 func (h *handle) file() *session.File {
 	f := h.f.Load()
 	fsys := h.n.fsys
-	if fsys.o.Reconnect == nil || (!f.Durable() && h.flags&syscall.O_ACCMODE != syscall.O_RDONLY) {
+	writer := h.flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	if fsys.o.Reconnect == nil || (!f.Durable() && writer) {
 		return f
 	}
 	cur := fsys.tree()
@@ -142,8 +151,8 @@ func (h *handle) file() *session.File {
 	}
 	h.reopenMu.Lock()
 	defer h.reopenMu.Unlock()
-	if f = h.f.Load(); f.Tree() == cur {
-		return f // reopened meanwhile
+	if f = h.f.Load(); f.Tree() == cur || h.lost == f {
+		return f // reopened meanwhile, or given up
 	}
 	h.mu.Lock()
 	locked, closed := len(h.locks) > 0, h.closed
@@ -151,14 +160,17 @@ func (h *handle) file() *session.File {
 	if closed {
 		return f // a released handle (a read-ahead still running) needs nothing
 	}
-	if f.Durable() && !h.unreclaimable && locked {
-		h.unreclaimable = true // see above: Samba may panic
-		fsys.o.Control.lost.Add(1)
-		fsys.log.Warn("durable handle holding locks not reclaimed after reconnecting", "path", f.Path())
-	}
-	if f.Durable() && !h.unreclaimable && !locked {
-		ctx, cancel := context.WithTimeout(context.Background(), reconnectTimeout)
-		defer cancel()
+	h.lost = f // unless one of the below brings it back
+	ctx, cancel := context.WithTimeout(context.Background(), reconnectTimeout)
+	defer cancel()
+	if f.Durable() {
+		if locked {
+			// See above: Samba may panic; and without the open, the
+			// locks are gone: going on as if held would lie.
+			fsys.o.Control.lost.Add(1)
+			fsys.log.Warn("durable handle holding locks not reclaimed after reconnecting", "path", f.Path())
+			return f
+		}
 		nf, err := cur.Reopen(ctx, f)
 		if err == nil {
 			h.f.Store(nf)
@@ -166,36 +178,36 @@ func (h *handle) file() *session.File {
 			fsys.log.Info("durable handle reclaimed after reconnecting", "path", f.Path())
 			return nf
 		}
-		h.unreclaimable = true // the server let it go: asking again cannot help
-		fsys.o.Control.lost.Add(1)
 		fsys.log.Warn("durable handle not reclaimed after reconnecting", "path", f.Path(), "err", err)
-	}
-	if h.flags&syscall.O_ACCMODE != syscall.O_RDONLY {
-		return f // what it wrote may be gone
-	}
-	if locked {
-		// The locks are gone: reading on as if held would lie. A
-		// released handle (a read-ahead still running) needs nothing.
-		return f
+		// The server let it go (it restarted, the handle timed out, or
+		// it found the file changed: Samba compares its stat with one
+		// taken at the loss, and writes of ours still running then
+		// change it). Open the same file again, as for a reader below.
+	} else if locked {
+		return f // the locks are gone: reading on as if held would lie
 	}
 	p := h.n.spath()
-	ctx, cancel := context.WithTimeout(context.Background(), reconnectTimeout)
-	defer cancel()
-	nf, info, err := cur.CreateStat(ctx, p, session.CreateOptions{
-		Access: accessFor(syscall.O_RDONLY), Options: smb2.FileNonDirectoryFile,
-	})
+	nf, info, err := h.n.openOn(ctx, cur, p, h.flags&^syscall.O_TRUNC)
 	if err != nil {
 		fsys.log.Warn("cannot open again after reconnecting", "path", p, "err", err)
-		return f
-	}
-	if old := f.Info; old.FileID != 0 && info.FileID != old.FileID || !old.Created.IsZero() && !info.Created.Equal(old.Created) {
+	} else if old := f.Info; old.FileID != 0 && info.FileID != old.FileID || !old.Created.IsZero() && !info.Created.Equal(old.Created) {
 		nf.Close(ctx)
 		fsys.log.Warn("not opened again after reconnecting: another file is at its path now", "path", p)
-		return f
+	} else if w := h.written.Load(); info.Size < w {
+		nf.Close(ctx)
+		fsys.log.Warn("not opened again after reconnecting: the file is shorter than what was written through the handle", "path", p, "size", info.Size, "written", w)
+	} else {
+		h.f.Store(nf)
+		if f.Durable() {
+			fsys.o.Control.reopened.Add(1)
+		}
+		fsys.log.Info("opened again after reconnecting", "path", p)
+		return nf
 	}
-	h.f.Store(nf)
-	fsys.log.Info("opened again after reconnecting", "path", p)
-	return nf
+	if f.Durable() {
+		fsys.o.Control.lost.Add(1)
+	}
+	return f
 }
 
 // usable reports that h's server handle is (or can be made) one of the

@@ -45,9 +45,11 @@ func eventually(t *testing.T, d time.Duration, what string, op func() error) {
 
 // TestReconnectAfterRestart: the server restarts under a mount. The next
 // operations work through a new session, with what the server holds. A
-// file open for reading only is opened again at its next read; one open
-// for writing, or holding a lock, fails with EIO, and closes without a
-// hang.
+// file open for reading only is opened again at its next read; so is one
+// open for writing with a durable handle (which the restart lost), if the
+// file is still as long as what it wrote. One holding a lock, or whose
+// file lost what it wrote (cut short on the server's disk, as a crash of
+// the server's machine may), fails with EIO, and closes without a hang.
 func TestReconnectAfterRestart(t *testing.T) {
 	mnt, srv := mountedReconnecting(t)
 	m := func(name string) string { return filepath.Join(mnt, name) }
@@ -82,8 +84,22 @@ func TestReconnectAfterRestart(t *testing.T) {
 	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
+	short, err := os.OpenFile(m("short"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	if _, err := short.Write(data[:100]); err != nil {
+		t.Fatal(err)
+	}
+	if err := short.Sync(); err != nil {
+		t.Fatal(err)
+	}
 
 	srv.Restart(t)
+	if err := os.Truncate(filepath.Join(srv.Dir, "short"), 10); err != nil {
+		t.Fatal(err)
+	}
 	// Changed on the server's disk while the mount was away from it.
 	if err := os.WriteFile(filepath.Join(srv.Dir, "new"), []byte("made on the server"), 0o644); err != nil {
 		t.Fatal(err)
@@ -106,7 +122,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 		t.Fatalf("written after restart, on the server's disk: %v", err)
 	}
 	names, err := os.ReadDir(mnt)
-	if err != nil || len(names) != 6 {
+	if err != nil || len(names) != 7 {
 		t.Fatalf("listing after restart: %d entries, %v", len(names), err)
 	}
 
@@ -129,27 +145,40 @@ func TestReconnectAfterRestart(t *testing.T) {
 		if _, err := locked.ReadAt(buf, 2<<20); !errors.Is(err, syscall.EIO) {
 			t.Errorf("read through a handle whose lock the restart dropped: %v, want EIO", err)
 		}
-		// Open for writing: what it wrote may be lost.
-		if _, err := w.WriteAt([]byte("after"), 0); err == nil {
-			err = w.Sync()
-			if !errors.Is(err, syscall.EIO) {
-				t.Errorf("fsync of a write through a handle opened before the restart: %v, want EIO", err)
-			}
+		// Open for writing, the file as long as what it wrote: opened
+		// again, writes go on.
+		if _, err := w.WriteAt([]byte("after"), 0); err != nil {
+			t.Errorf("write through a handle opened before the restart: %v", err)
+		} else if err := w.Sync(); err != nil {
+			t.Errorf("fsync of a write through a handle opened before the restart: %v", err)
 		}
 		if fi, err := w.Stat(); err != nil || fi.Size() != int64(len("before")) {
 			t.Errorf("fstat of a writable handle from before the restart: %v", err)
 		}
+		// The file lost what was written through it: EIO.
+		if _, err := short.WriteAt([]byte("after"), 100); err == nil {
+			err = short.Sync()
+			if !errors.Is(err, syscall.EIO) {
+				t.Errorf("fsync through a handle whose writes the server lost: %v, want EIO", err)
+			}
+		}
 		ro.Close()
 		locked.Close()
-		w.Close()
+		if err := w.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		short.Close()
 	}()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("I/O on handles from before the restart hangs")
 	}
-	if b, err := os.ReadFile(filepath.Join(srv.Dir, "w")); err != nil || string(b) != "before" {
-		t.Errorf("file written before the restart: %q, %v", b, err)
+	if b, err := os.ReadFile(filepath.Join(srv.Dir, "w")); err != nil || string(b) != "aftere" {
+		t.Errorf("file written before and after the restart: %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(srv.Dir, "short")); err != nil || !bytes.Equal(b, data[:10]) {
+		t.Errorf("file cut short during the restart: %d bytes, %v", len(b), err)
 	}
 }
 

@@ -636,7 +636,8 @@ type statusReply struct {
 	Channels      []session.ChannelInfo `json:"channels"`
 	Reconnects    int                   `json:"reconnects"`      // sessions set up again after the server was lost
 	Reclaimed     int64                 `json:"reclaimed_opens"` // open files reclaimed from the server after reconnections (durable handles)
-	NotReclaimed  int64                 `json:"lost_opens"`      // durable opens the server no longer had
+	Reopened      int64                 `json:"reopened_opens"`  // durable opens the server would not give back, opened again by path
+	NotReclaimed  int64                 `json:"lost_opens"`      // durable opens neither reclaimed nor opened again
 	Error         string                `json:"error,omitempty"` // set instead of the rest for a bad request
 }
 
@@ -648,7 +649,7 @@ func (d *daemon) status() statusReply {
 	}
 	d.mu.Lock()
 	info, reconnects := d.info, d.reconnects
-	reclaimed, lost := d.ctl.Reclaims()
+	reclaimed, reopened, lost := d.ctl.Reclaims()
 	d.mu.Unlock()
 	return statusReply{
 		Source:        d.o.UNC(),
@@ -670,6 +671,7 @@ func (d *daemon) status() statusReply {
 		Channels:      info.Channels(),
 		Reconnects:    reconnects,
 		Reclaimed:     reclaimed,
+		Reopened:      reopened,
 		NotReclaimed:  lost,
 	}
 }

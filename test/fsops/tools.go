@@ -33,8 +33,12 @@ func Tools(t *testing.T, tg *Target) {
 	os.Symlink("d0/sub", filepath.Join(src, "link"))
 	run := func(dir string, name string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir
+		// The shell goes to dir, not the child of exec.Command: that child
+		// shares this process's memory until it execs (vfork), and when
+		// its chdir waits for the FUSE server in this process while the
+		// runtime stops the world for the garbage collector (which waits
+		// for the thread the vfork suspends), none can go on.
+		cmd := exec.Command("sh", append([]string{"-c", `cd "$0" && exec "$@"`, dir, name}, args...)...)
 		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@x", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@x", "HOME="+src)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
