@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"sync/atomic"
 	"testing"
 
 	"github.com/smbd3/mount.smbd3/channel"
@@ -210,5 +211,33 @@ func TestSameNegotiation(t *testing.T) {
 		if err := s.sameNegotiation(c); !errors.Is(err, ErrBindRefused) {
 			t.Errorf("%s differs: %v, want ErrBindRefused", name, err)
 		}
+	}
+}
+
+// TestRaiseIdle: an idle channel's capacity estimate climbs toward half
+// the best of its transport's (a starved channel is tried again); busy
+// channels, unmeasured ones, ones already at half the best and other
+// transports' are left alone.
+func TestRaiseIdle(t *testing.T) {
+	vals := []float64{1000, 100, 100, 600, 0, 10}
+	kinds := []channel.Kind{channel.TCP, channel.TCP, channel.TCP, channel.TCP, channel.TCP, channel.RDMA}
+	idle := []bool{true, true, false, true, true, true}
+	caps := make([]*atomic.Uint64, len(vals))
+	for i, v := range vals {
+		caps[i] = new(atomic.Uint64)
+		storeF(caps[i], v)
+	}
+	raiseIdle(caps, kinds, idle)
+	want := []float64{1000, 100 + idleRecovery*400, 100, 600, 0, 10}
+	for i, w := range want {
+		if got := loadF(caps[i]); got != w {
+			t.Errorf("channel %d: %v, want %v", i, got, w)
+		}
+	}
+	for range 20 {
+		raiseIdle(caps, kinds, idle)
+	}
+	if got := loadF(caps[1]); got < 495 || got > 500 {
+		t.Errorf("after 20 idle intervals: %v, want close to 500", got)
 	}
 }

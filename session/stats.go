@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/smbd3/mount.smbd3/channel"
 )
 
 // ChannelInfo describes one channel of a session for status reporting
@@ -58,8 +60,10 @@ func ewma(a *atomic.Uint64, sample, alpha float64) {
 // sampleInterval is how often channel rates are sampled.
 const sampleInterval = time.Second
 
-// sample updates the channel's rates; called by the sampler only.
-func (c *conn) sample(now time.Time) {
+// sample updates the channel's rates; called by the sampler only. It
+// reports whether the channel was idle for most of the interval, so that
+// its capacity was not measured.
+func (c *conn) sample(now time.Time) (idle bool) {
 	st := &c.stats
 	n := now.UnixNano()
 	rd, wr := c.bytesRead.Load(), c.bytesWritten.Load()
@@ -76,11 +80,44 @@ func (c *conn) sample(now time.Time) {
 		}
 		// Capacity: bytes moved per second of busy time, when the channel
 		// was busy for a good part of the interval and moved real data.
-		if db := float64(busy-st.lastBusy) / 1e9; db > dt/4 && dr+dw > 1<<20 {
+		db := float64(busy-st.lastBusy) / 1e9
+		if db > dt/4 && dr+dw > 1<<20 {
 			ewma(&st.capacity, (dr+dw)/db, 0.3)
 		}
+		idle = db <= dt/4
 	}
 	st.at, st.lastRead, st.lastWrite, st.lastBusy = n, rd, wr, busy
+	return idle
+}
+
+// idleRecovery is how far, each sampleInterval, the capacity estimate of
+// an idle channel moves toward half the best of its transport's channels.
+const idleRecovery = 0.3
+
+// raiseIdle moves the capacity estimate of each idle channel toward half
+// the best estimate among the channels of its transport. An estimate
+// taken while a channel stalled for a moment may be a tenth of the
+// others'; the picker then sends it nothing while the others' windows
+// have room, so it is never measured again and stays starved for the
+// session's life. Idle, it regains some benefit of the doubt, carries
+// traffic again, and is measured anew. Half, not all: a channel that
+// really is much slower then carries little while it is being found out.
+func raiseIdle(caps []*atomic.Uint64, kinds []channel.Kind, idle []bool) {
+	for i, cp := range caps {
+		c := loadF(cp)
+		if !idle[i] || c == 0 {
+			continue
+		}
+		best := 0.0
+		for j, other := range caps {
+			if kinds[j] == kinds[i] {
+				best = max(best, loadF(other))
+			}
+		}
+		if t := best / 2; t > c {
+			storeF(cp, c+idleRecovery*(t-c))
+		}
+	}
 }
 
 // sampler updates the rates of every channel until the session closes.
@@ -95,9 +132,14 @@ func (s *Session) sampler() {
 			s.mu.Lock()
 			conns := append([]*conn(nil), s.conns...)
 			s.mu.Unlock()
-			for _, c := range conns {
-				c.sample(now)
+			caps := make([]*atomic.Uint64, len(conns))
+			kinds := make([]channel.Kind, len(conns))
+			idle := make([]bool, len(conns))
+			for i, c := range conns {
+				idle[i] = c.sample(now)
+				caps[i], kinds[i] = &c.stats.capacity, c.kind
 			}
+			raiseIdle(caps, kinds, idle)
 		}
 	}
 }
