@@ -562,7 +562,7 @@ func printStatus(w io.Writer, r statusReply) {
 	)
 	if r.Reconnects > 0 {
 		rows = append(rows, [2]string{"reconnects", strconv.Itoa(r.Reconnects)})
-		rows = append(rows, [2]string{"reclaimed opens", fmt.Sprintf("%d (%d opened again by path, %d lost)", r.Reclaimed, r.Reopened, r.NotReclaimed)})
+		rows = append(rows, [2]string{"durable opens", fmt.Sprintf("%d reclaimed, %d opened again by path, %d lost", r.Reclaimed, r.Reopened, r.NotReclaimed)})
 	}
 	for _, row := range rows {
 		fmt.Fprintf(w, "%-11s %s\n", row[0]+":", row[1])

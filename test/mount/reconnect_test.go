@@ -106,7 +106,7 @@ func TestNetworkDrop(t *testing.T) {
 	if st := status(t, mp, ""); st.Reconnects != 1 || st.Reclaimed != 1 {
 		t.Errorf("status: %d reconnections, %d opens reclaimed; want 1 and 1", st.Reconnects, st.Reclaimed)
 	}
-	if text := must(t, nil, helperBin, "status", mp).stdout; !strings.Contains(text, "reclaimed opens: 1 (0 opened again by path, 0 lost)") {
+	if text := must(t, nil, helperBin, "status", mp).stdout; !strings.Contains(text, "durable opens: 1 reclaimed, 0 opened again by path, 0 lost") {
 		t.Errorf("status output lacks the reclaim:\n%s", text)
 	}
 	if log := daemonLog(mp, 0); !strings.Contains(log, "durable handle reclaimed") {
