@@ -37,7 +37,8 @@ type handle struct {
 	n      *node
 	f      atomic.Pointer[session.File] // replaced only by reopen
 	flags  uint32
-	direct bool // opened with FOPEN_DIRECT_IO: writes bypass the page cache
+	direct bool   // opened with FOPEN_DIRECT_IO: writes bypass the page cache
+	gen    uint64 // node.wgen before its open (see deferClose)
 
 	reopenMu sync.Mutex // one reopen at a time
 	// lost: a server handle of a lost session that could be neither
@@ -297,6 +298,21 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, syscall.EROFS
 	}
 	p := n.spath()
+	if flags&(syscall.O_ACCMODE|syscall.O_TRUNC) == syscall.O_RDONLY {
+		if d := n.fsys.takeDeferred(ctx, n); d != nil {
+			// The server handle kept open after the last close: the
+			// lease says nobody else changed the file, and this client
+			// did not either (takeDeferred), so its attributes hold.
+			info := d.f.Info
+			of := n.openFlags(&info, flags)
+			h := newHandle(n, d.f, flags, of)
+			h.gen = d.gen
+			return h, of, 0
+		}
+	} else {
+		n.fsys.closeDeferred(ctx, n) // one server handle at a time (see deferclose.go)
+	}
+	gen := n.wgen.Load()
 	f, info, err := n.openOn(ctx, n.fsys.tree(), p, flags)
 	if err != nil {
 		return nil, 0, toErrno(err)
@@ -308,7 +324,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	}
 	of := n.openFlags(&info, flags)
 	n.leased(f)
-	return newHandle(n, f, flags, of), of, 0
+	h := newHandle(n, f, flags, of)
+	h.gen = gen
+	return h, of, 0
 }
 
 var _ = (fs.NodeCreater)((*node)(nil))
@@ -326,6 +344,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if ci := n.GetChild(name); ci != nil {
 		if c, ok := ci.Operations().(*node); ok {
 			o.LeaseKey = c.leaseKey()
+			n.fsys.closeDeferred(ctx, c) // one server handle at a time (see deferclose.go)
 		}
 	}
 	if o.LeaseKey == nil {
@@ -639,11 +658,17 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.mu.Unlock()
 	f := h.f.Load()
 	h.reopenMu.Unlock()
-	cerr := f.Close(context.WithoutCancel(ctx))
+	var cerr error
+	kept := h.n.fsys.deferClose(h, f)
+	if !kept {
+		cerr = f.Close(context.WithoutCancel(ctx))
+	}
 	h.n.mu.Lock()
 	h.n.closing--
 	h.n.mu.Unlock()
-	h.n.fsys.stale(h.n.spath())
+	if !kept { // a kept handle changed nothing: it read only, and is open still
+		h.n.fsys.stale(h.n.spath())
+	}
 	if err != 0 {
 		return err
 	}

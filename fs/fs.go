@@ -47,6 +47,11 @@ type Options struct {
 	FsName     string // shown in /proc/mounts, e.g. //server/share
 	Subdir     string // share-relative directory to mount instead of the root
 	MaxWrite   int    // largest FUSE write (default 1 MiB)
+	// CloseDelay keeps the server handle of a file opened for reading
+	// open this long after its last close, for the next open to take
+	// over (see deferclose.go; the closetimeo mount option); 0 closes at
+	// once.
+	CloseDelay time.Duration
 	// DirectReadMin: in strict mode, a read-only open of a file of at
 	// least this many bytes reads around the page cache (see openFlags).
 	// 0 means DefaultDirectReadMin; negative, never.

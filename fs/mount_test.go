@@ -58,6 +58,9 @@ func mountTree(t testing.TB, srv *samba.Server, tree *session.Tree, o smbfs.Opti
 	if o.AttrTTL == 0 {
 		o.AttrTTL = time.Second
 	}
+	if o.CloseDelay == 0 {
+		o.CloseDelay = time.Second // as the daemon does; negative turns it off
+	}
 	o.FsName = "//" + srv.Addr + "/" + srv.Share
 	server, err := smbfs.Mount(mnt, tree, o)
 	if err != nil {

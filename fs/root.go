@@ -24,6 +24,8 @@ type fsys struct {
 	dirs  *cache.DirCache[entry]
 	ahead dirAheadState
 
+	deferred deferrals // server handles kept open after their last close (deferclose.go)
+
 	wmu     sync.Mutex
 	writing map[uint64]*node   // by file ID: nodes with handles open for writing
 	leased  map[[16]byte]*node // the same by lease key (see leaseBroken)
@@ -42,12 +44,21 @@ func newFS(tree *session.Tree, o Options) *fsys {
 	return f
 }
 
-// leaseBroken is called when the server takes write caching away from a
-// lease of ours (another client opened the file): the data the file's
-// handles still hold behind goes to the server before the break is
-// acknowledged, so that the other client reads it. Write errors stay
-// with the handles, for their fsync and close to report.
-func (f *fsys) leaseBroken(key [16]byte) {
+// leaseBroken is called when the server breaks a lease of ours (another
+// client opened the file) from state from to state to, before the break
+// is acknowledged. When it takes write caching away, the data the file's
+// handles still hold behind goes to the server first, so that the other
+// client reads it (write errors stay with the handles, for their fsync
+// and close to report). When it takes read or handle caching away, the
+// file's server handle kept open after its last close is closed.
+func (f *fsys) leaseBroken(key [16]byte, from, to uint32) {
+	const rh = smb2.LeaseRead | smb2.LeaseHandle
+	if to&rh != rh {
+		f.closeDeferredKey(key)
+	}
+	if from&smb2.LeaseWrite == 0 || to&smb2.LeaseWrite != 0 {
+		return
+	}
 	f.wmu.Lock()
 	n := f.leased[key]
 	f.wmu.Unlock()

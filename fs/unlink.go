@@ -39,6 +39,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		return syscall.EROFS
 	}
 	p := n.child(name)
+	n.fsys.closeDeferredUnder(ctx, p) // SMB deletes an open file only at its last close
 	var err error
 	if n.childOpen(name) {
 		var aside string

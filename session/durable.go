@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/smbd3/mount.smbd3/session/smb2"
@@ -33,10 +34,12 @@ import (
 // the holder 35 s (Samba, Windows) before they go on without its answer.
 const leaseBreakWait = 20 * time.Second
 
-// OnLeaseBreak sets the function called, before the acknowledgment, when
-// the server breaks a lease with write caching to one without: the
-// holder must send the data it wrote behind first.
-func (s *Session) OnLeaseBreak(fn func(key [16]byte)) { s.leaseBreak.Store(&fn) }
+// OnLeaseBreak sets the function called when the server breaks a lease
+// from state from to state to (smb2.LeaseRead, LeaseHandle, LeaseWrite),
+// before the acknowledgment if one is due: a holder losing write caching
+// must send the data it wrote behind first, and one losing handle caching
+// must close the handles it kept open for reuse.
+func (s *Session) OnLeaseBreak(fn func(key [16]byte, from, to uint32)) { s.leaseBreak.Store(&fn) }
 
 // durableTimeout is the DH2Q Timeout asked for: how long the server keeps
 // an open after losing the connection (it may grant less).
@@ -98,7 +101,7 @@ func (f *File) granted(d *durableOpen, o CreateOptions, ctxs []smb2.CreateContex
 	if b, ok := smb2.FindCreateContext(ctxs, smb2.CtxNameLease); ok {
 		var l smb2.LeaseV2
 		if l.Unmarshal(b) == nil && l.Key == d.leaseKey {
-			f.lease = l.State | leaseGranted
+			f.t.s.leases.add(f, d.leaseKey, l.State)
 			f.t.s.leaseTree.Store(f.t) // its breaks are acknowledged there
 		}
 	}
@@ -122,10 +125,71 @@ func (f *File) Durable() bool { return f.dur != nil }
 // leaseGranted marks File.lease as an answer of the server's.
 const leaseGranted = 1 << 31
 
-// Lease is the lease state (smb2.LeaseRead, LeaseHandle, LeaseWrite) the
-// server granted at open; ok is false if it granted no lease.
+// Lease is the current state (smb2.LeaseRead, LeaseHandle, LeaseWrite) of
+// the lease f's open holds: what the server granted at open, or at a
+// later open under the same key (a lease is the key's, shared by its
+// opens), less what it broke since; ok is false if it granted no lease.
 func (f *File) Lease() (state uint32, ok bool) {
-	return f.lease &^ leaseGranted, f.lease&leaseGranted != 0
+	l := f.lease.Load()
+	return l &^ leaseGranted, l&leaseGranted != 0
+}
+
+// leaseSet tracks the session's open files that hold leases, by key, so
+// that a grant or a break updates the state every open of the key sees.
+type leaseSet struct {
+	mu sync.Mutex
+	m  map[[16]byte]map[*File]struct{}
+}
+
+// add records f, just granted state under key: the key's other opens
+// hold that state too.
+func (ls *leaseSet) add(f *File, key [16]byte, state uint32) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.m == nil {
+		ls.m = make(map[[16]byte]map[*File]struct{})
+	}
+	fs := ls.m[key]
+	if fs == nil {
+		fs = make(map[*File]struct{})
+		ls.m[key] = fs
+	}
+	fs[f] = struct{}{}
+	f.leaseKey = key
+	for o := range fs {
+		o.lease.Store(state | leaseGranted)
+	}
+}
+
+// drop forgets f, being closed.
+func (ls *leaseSet) drop(f *File) {
+	if f.lease.Load() == 0 {
+		return
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if fs := ls.m[f.leaseKey]; fs != nil {
+		delete(fs, f)
+		if len(fs) == 0 {
+			delete(ls.m, f.leaseKey)
+		}
+	}
+}
+
+// held reports whether an open file holds key's lease.
+func (ls *leaseSet) held(key [16]byte) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return len(ls.m[key]) > 0
+}
+
+// broken records that the server broke key's lease to state.
+func (ls *leaseSet) broken(key [16]byte, state uint32) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for o := range ls.m[key] {
+		o.lease.Store(state | leaseGranted)
+	}
 }
 
 // Reopen reclaims the durable open f of a lost session on t, a tree of a
@@ -157,7 +221,10 @@ func (t *Tree) Reopen(ctx context.Context, f *File) (*File, error) {
 	if err := resp.Unmarshal(cl.body); err != nil {
 		return nil, err
 	}
-	nf := &File{t: t, id: resp.FileID, path: f.path, Info: f.Info, Action: smb2.FileOpened, diskID: f.diskID, dur: d, opts: o, lease: f.lease}
+	nf := &File{t: t, id: resp.FileID, path: f.path, Info: f.Info, Action: smb2.FileOpened, diskID: f.diskID, dur: d, opts: o}
+	if st, ok := f.Lease(); ok {
+		t.s.leases.add(nf, d.leaseKey, st)
+	}
 	t.s.leaseTree.Store(t)
 	return nf, nil
 }
@@ -172,22 +239,26 @@ func (s *Session) onNotify(h *smb2.Header, body []byte) {
 		s.log.Debug("server notification ignored", "err", err)
 		return
 	}
-	s.log.Debug("lease break", "from", lb.CurrentLeaseState, "to", lb.NewLeaseState, "ack", lb.Flags&smb2.LeaseBreakAckRequired != 0)
-	if lb.Flags&smb2.LeaseBreakAckRequired == 0 {
-		return
-	}
+	ackRequired := lb.Flags&smb2.LeaseBreakAckRequired != 0
+	s.log.Debug("lease break", "from", lb.CurrentLeaseState, "to", lb.NewLeaseState, "ack", ackRequired)
+	s.leases.broken(lb.LeaseKey, lb.NewLeaseState)
 	go func() {
-		if fn := s.leaseBreak.Load(); fn != nil && lb.CurrentLeaseState&smb2.LeaseWrite != 0 && lb.NewLeaseState&smb2.LeaseWrite == 0 {
+		if fn := s.leaseBreak.Load(); fn != nil {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				(*fn)(lb.LeaseKey)
+				(*fn)(lb.LeaseKey, lb.CurrentLeaseState, lb.NewLeaseState)
 			}()
 			select {
 			case <-done:
 			case <-time.After(leaseBreakWait):
-				s.log.Warn("lease break: the data written behind is not sent yet; acknowledging anyway")
+				s.log.Warn("lease break: the holder has not let go yet; acknowledging anyway")
 			}
+		}
+		if !ackRequired || !s.leases.held(lb.LeaseKey) {
+			// No open of ours holds the lease any more (the holder
+			// closed them): there is nothing to acknowledge.
+			return
 		}
 		ctx, cancel := context.WithTimeout(s.stopCtx, 30*time.Second)
 		defer cancel()

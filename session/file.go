@@ -12,16 +12,17 @@ import (
 
 // File is an open handle.
 type File struct {
-	t      *Tree
-	id     smb2.FileID
-	path   string
-	Info   FileInfo      // from the CREATE response
-	Action uint32        // CreateAction: FileOpened, FileCreated, FileOverwritten…
-	diskID uint64        // from an SMB2_CREATE_QUERY_ON_DISK_ID answer; 0 if none
-	dur    *durableOpen  // a durable handle: how to reclaim it; nil if not granted
-	opts   CreateOptions // what it was opened with, for Reopen
-	lease  uint32        // lease state granted at open, with leaseGranted; 0 if none
-	closed atomic.Bool
+	t        *Tree
+	id       smb2.FileID
+	path     string
+	Info     FileInfo      // from the CREATE response
+	Action   uint32        // CreateAction: FileOpened, FileCreated, FileOverwritten…
+	diskID   uint64        // from an SMB2_CREATE_QUERY_ON_DISK_ID answer; 0 if none
+	dur      *durableOpen  // a durable handle: how to reclaim it; nil if not granted
+	opts     CreateOptions // what it was opened with, for Reopen
+	lease    atomic.Uint32 // the lease's current state, with leaseGranted; 0 if none (see Lease)
+	leaseKey [16]byte      // its key, if granted (set by leaseSet.add before lease)
+	closed   atomic.Bool
 
 	keyMu sync.Mutex // guards the resume key (server-side copy)
 	key   [smb2.ResumeKeySize]byte
@@ -68,6 +69,7 @@ func (f *File) Close(ctx context.Context) error {
 	if f.closed.Swap(true) {
 		return nil
 	}
+	f.t.s.leases.drop(f)
 	r := &request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: f.id}}
 	cl, err := f.t.roundTrip(ctx, r)
 	if cl != nil {

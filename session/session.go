@@ -117,17 +117,18 @@ type Session struct {
 	signing bool // requests are signed (when not sealed)
 
 	clientGUID [16]byte
-	leaseBreak atomic.Pointer[func([16]byte)] // see OnLeaseBreak
-	leaseTree  atomic.Pointer[Tree]           // the last tree granted a lease: lease break acks go there (see durable.go)
-	chanSeq    atomic.Uint32                  // Session.ChannelSequence (low 16 bits are sent)
-	replays    atomic.Uint64                  // requests sent again after a channel loss
-	live       atomic.Pointer[[]*conn]        // channels requests go to; nil when closed
-	rr         atomic.Uint32                  // rotating start of the picker
-	waiters    atomic.Int32                   // requests waiting for a channel's window
-	waitMu     sync.Mutex                     // guards freeCh
-	freeCh     chan struct{}                  // closed when a request ends and someone waits
-	stop       chan struct{}                  // closed by Close
-	stopCtx    context.Context                // cancelled by Close
+	leaseBreak atomic.Pointer[func(key [16]byte, from, to uint32)] // see OnLeaseBreak
+	leases     leaseSet                                            // open files holding leases (see durable.go)
+	leaseTree  atomic.Pointer[Tree]                                // the last tree granted a lease: lease break acks go there (see durable.go)
+	chanSeq    atomic.Uint32                                       // Session.ChannelSequence (low 16 bits are sent)
+	replays    atomic.Uint64                                       // requests sent again after a channel loss
+	live       atomic.Pointer[[]*conn]                             // channels requests go to; nil when closed
+	rr         atomic.Uint32                                       // rotating start of the picker
+	waiters    atomic.Int32                                        // requests waiting for a channel's window
+	waitMu     sync.Mutex                                          // guards freeCh
+	freeCh     chan struct{}                                       // closed when a request ends and someone waits
+	stop       chan struct{}                                       // closed by Close
+	stopCtx    context.Context                                     // cancelled by Close
 	stopCancel context.CancelFunc
 
 	mu     sync.Mutex

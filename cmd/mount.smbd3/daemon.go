@@ -284,6 +284,7 @@ func fsOptions(o *Options, log *slog.Logger) fs.Options {
 		Cache:         o.Cache,
 		DirectReadMin: o.DirectReadMin,
 		AttrTTL:       min(o.FileTTL(), o.DirTTL()),
+		CloseDelay:    time.Duration(o.CloseTimeoSec) * time.Second,
 		AllowOther:    o.AllowOther,
 		FsName:        o.UNC(),
 		Subdir:        o.Subdir,

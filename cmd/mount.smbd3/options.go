@@ -46,6 +46,7 @@ const (
 	defaultRDMAPort    = 5445
 	defaultMode        = 0o755
 	defaultActimeo     = 1
+	defaultCloseTimeo  = 1
 	defaultMaxChannels = 4
 	maxChannelsLimit   = 32
 	minIOSize          = 4096
@@ -94,6 +95,10 @@ type Options struct {
 	ActimeoSec  int // actimeo=, default 1
 	AcRegMaxSec int // attribute timeout for files: acregmax=, else ActimeoSec
 	AcDirMaxSec int // attribute timeout for directories: acdirmax=, else ActimeoSec
+	// CloseTimeoSec (closetimeo=, default 1, as Linux cifs): how long the
+	// server handle of a file read through the mount stays open after its
+	// last close, for the next open to take over; 0 closes at once.
+	CloseTimeoSec int
 
 	Rsize, Wsize uint32 // bytes, 0 = as negotiated; else within [4096, 8 MiB]
 
@@ -122,7 +127,7 @@ const optionsUsage = `usage: mount.smbd3 //server[:port]/share[/subdir] MOUNTPOI
   -o opts  comma-separated mount options (mount.cifs names), e.g.
            username=U,password=P,domain=D,credentials=FILE,guest,sec=ntlmssp|none,
            uid=,gid=,file_mode=,dir_mode=,ro,rw,vers=3.0|3.02|3.1.1|3|default,
-           sign,seal,cache=strict|loose|none,actimeo=,rsize=,wsize=,port=,
+           sign,seal,cache=strict|loose|none,actimeo=,closetimeo=,rsize=,wsize=,port=,
            direct_read_min=SIZE,mapposix|mapchars|nomapposix,
            multichannel,max_channels=N,rdma,rdma_port=,rdma_crc,allow_other,
            noexec,nosuid,nodev,nolease,remount
@@ -304,6 +309,7 @@ func (p *optionParser) setDefaults() {
 	o.CharMap = "sfm"
 	o.DirectReadMin = fs.DefaultDirectReadMin
 	o.ActimeoSec = defaultActimeo
+	o.CloseTimeoSec = defaultCloseTimeo
 	o.RDMAPort = defaultRDMAPort
 }
 
@@ -338,7 +344,7 @@ var (
 		"uid": true, "gid": true, "file_mode": true, "dir_mode": true, "port": true,
 		"vers": true, "sec": true, "cache": true, "actimeo": true, "acregmax": true,
 		"acdirmax": true, "rsize": true, "wsize": true, "max_channels": true, "rdma_port": true,
-		"direct_read_min": true,
+		"direct_read_min": true, "closetimeo": true,
 	}
 )
 
@@ -501,6 +507,8 @@ func (p *optionParser) apply(opt string) error {
 				o.AcDirMaxSec, p.acdirSet = n, true
 			}
 		}
+	case "closetimeo":
+		o.CloseTimeoSec, err = parseSeconds(val)
 	case "rsize", "wsize":
 		var n uint32
 		if n, err = parseIOSize(val); err == nil {
@@ -1029,7 +1037,7 @@ func (o *Options) Redacted() string {
 	} else {
 		addf("acregmax=%d acdirmax=%d", o.AcRegMaxSec, o.AcDirMaxSec)
 	}
-	addf("rsize=%d wsize=%d", o.Rsize, o.Wsize)
+	addf("closetimeo=%d rsize=%d wsize=%d", o.CloseTimeoSec, o.Rsize, o.Wsize)
 	switch o.CharMap {
 	case "sfu":
 		add("mapchars")

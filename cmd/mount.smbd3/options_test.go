@@ -22,7 +22,7 @@ func defaultOptions() Options {
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 		FileMode: 0o755, DirMode: 0o755,
 		Vers: "default", Sec: "ntlmssp", Cache: "strict", CharMap: "sfm",
-		ActimeoSec: 1, AcRegMaxSec: 1, AcDirMaxSec: 1,
+		ActimeoSec: 1, AcRegMaxSec: 1, AcDirMaxSec: 1, CloseTimeoSec: 1,
 		MaxChannels: 1, RDMAPort: 5445, DirectReadMin: 64 << 20,
 	}
 }
@@ -126,6 +126,7 @@ func TestParseArgs(t *testing.T) {
 		{"cache=strict", withOpts("cache=none,cache=strict"), nil, func(o *Options) {}},
 		{"actimeo", withOpts("actimeo=30"), nil, func(o *Options) { o.ActimeoSec, o.AcRegMaxSec, o.AcDirMaxSec = 30, 30, 30 }},
 		{"actimeo=0", withOpts("actimeo=0"), nil, func(o *Options) { o.ActimeoSec, o.AcRegMaxSec, o.AcDirMaxSec = 0, 0, 0 }},
+		{"closetimeo", withOpts("closetimeo=0"), nil, func(o *Options) { o.CloseTimeoSec = 0 }},
 		{"acregmax acdirmax", withOpts("acregmax=5,acdirmax=10,actimeo=2"), nil, func(o *Options) {
 			o.ActimeoSec, o.AcRegMaxSec, o.AcDirMaxSec = 2, 5, 10
 		}},
@@ -457,7 +458,7 @@ func TestRedacted(t *testing.T) {
 		t.Fatalf("Password = %q", o.Password)
 	}
 	want := "//srv/share on /mnt user=bob password=*** sec=ntlmssp vers=default rw uid=%d gid=%d " +
-		"file_mode=0755 dir_mode=0755 cache=strict actimeo=1 rsize=0 wsize=0 direct_read_min=67108864"
+		"file_mode=0755 dir_mode=0755 cache=strict actimeo=1 closetimeo=1 rsize=0 wsize=0 direct_read_min=67108864"
 	if got := o.Redacted(); got != fmt.Sprintf(want, os.Getuid(), os.Getgid()) {
 		t.Errorf("Redacted() = %q", got)
 	}
