@@ -27,7 +27,13 @@ func requests(s *session.Session) (n uint64) {
 // over, the pages kept). What this client or another does to the file
 // meanwhile is seen: another client's write breaks the lease and closes
 // the kept handle, our own write closes it first, and unlink, rename of
-// the file or of its directory, and rmdir go through at once.
+// the file or of its directory, and rmdir go through at once. The delay
+// is long here (30 s), so that only a break can explain what is seen.
+//
+// The server sends the break of a read lease as it carries out the other
+// client's WRITE, without waiting for us: until it arrives, an open here
+// may still take the kept handle over and read the cached pages (as with
+// Linux cifs and Windows). The test waits for the new data to show.
 func TestDeferredClose(t *testing.T) {
 	samba.RequireTool(t, "fusermount3")
 	srv := samba.Start(t, samba.Options{})
@@ -37,7 +43,7 @@ func TestDeferredClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := tree.Session()
-	mnt := mountTree(t, srv, tree, smbfs.Options{AttrTTL: 10 * time.Second})
+	mnt := mountTree(t, srv, tree, smbfs.Options{AttrTTL: 10 * time.Second, CloseDelay: 30 * time.Second})
 	m := func(name string) string { return filepath.Join(mnt, name) }
 	if err := os.Mkdir(m("d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -83,7 +89,18 @@ func TestDeferredClose(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("another client's open and write took %v", d)
 	}
-	read("f", "v2 f")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile(m("f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) == "v2 f" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("another client's write not seen after 10 s (close delay 30 s): %q", b)
+		}
+	}
 
 	// Our own write: the kept handle is closed before the writer opens.
 	read("f", "v2 f")
@@ -119,13 +136,20 @@ func TestDeferredClose(t *testing.T) {
 		t.Errorf("removed directory on the server's disk: %v", err)
 	}
 
-	// After the delay, the handles are closed: the server has no open.
-	time.Sleep(1500 * time.Millisecond)
-	of, err = other.Create(ctx, "r2", session.CreateOptions{Access: smb2.GenericRead | smb2.Delete, Options: smb2.FileNonDirectoryFile, Share: smb2.ShareRead})
+	// An open that the kept handle's share mode would refuse breaks the
+	// handle caching: the kept handle closes, and the open goes through
+	// without waiting out the server's break timeout (35 s).
+	read("r2", "v1 r")
+	time.Sleep(100 * time.Millisecond) // for the release
+	start = time.Now()
+	of, err = other.Create(ctx, "r2", session.CreateOptions{Access: smb2.GenericRead | smb2.Delete, Options: smb2.FileNonDirectoryFile, Share: smb2.ShareDelete})
 	if err != nil {
-		t.Fatalf("exclusive open after the close delay: %v", err)
+		t.Fatalf("exclusive open of a file whose handle is kept: %v", err)
 	}
 	of.Close(ctx)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("exclusive open of a file whose handle is kept took %v", d)
+	}
 	if log, _ := os.ReadFile(srv.LogFile); bytes.Contains(log, []byte("PANIC")) {
 		t.Error("smbd panicked")
 	}
