@@ -46,6 +46,7 @@ const maxDeferred = 256
 type deferred struct {
 	f     *session.File
 	gen   uint64 // node.wgen when its open was made
+	moved uint64 // node.moved then
 	timer *time.Timer
 }
 
@@ -53,6 +54,15 @@ type deferred struct {
 type deferrals struct {
 	mu sync.Mutex
 	m  map[*node]*deferred
+}
+
+// named reports that the file of n, opened as f when n.moved was moved,
+// is still at the path f was opened by: a kept handle is found by that
+// path (closeDeferredUnder) before the file or a directory above it is
+// unlinked or renamed.
+func (n *node) named(f *session.File, moved uint64) bool {
+	p := f.Path()
+	return n.moved.Load() == moved && n.spath() == p && !isAside(path.Base(p))
 }
 
 // handleCaching reports whether the lease of f caches reads and handles.
@@ -66,7 +76,7 @@ func handleCaching(f *session.File) bool {
 func (fsys *fsys) deferClose(h *handle, f *session.File) bool {
 	n := h.n
 	if fsys.o.CloseDelay <= 0 || h.flags&syscall.O_ACCMODE != syscall.O_RDONLY || !handleCaching(f) ||
-		f.Tree() != fsys.rc.cur.Load() || f.Tree().Session().Lost() || isAside(path.Base(f.Path())) {
+		f.Tree() != fsys.rc.cur.Load() || f.Tree().Session().Lost() || !n.named(f, h.moved) {
 		return false
 	}
 	h.mu.Lock()
@@ -78,7 +88,7 @@ func (fsys *fsys) deferClose(h *handle, f *session.File) bool {
 	if locked || writing || n.wgen.Load() != h.gen {
 		return false
 	}
-	d := &deferred{f: f, gen: h.gen}
+	d := &deferred{f: f, gen: h.gen, moved: h.moved}
 	ds := &fsys.deferred
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
@@ -113,7 +123,7 @@ func (fsys *fsys) takeDeferred(ctx context.Context, n *node) *deferred {
 	if d == nil {
 		return nil
 	}
-	if d.f.Tree() != fsys.rc.cur.Load() || d.f.Tree().Session().Lost() || !handleCaching(d.f) || n.wgen.Load() != d.gen {
+	if d.f.Tree() != fsys.rc.cur.Load() || d.f.Tree().Session().Lost() || !handleCaching(d.f) || n.wgen.Load() != d.gen || !n.named(d.f, d.moved) {
 		fsys.closeKept(ctx, d)
 		return nil
 	}

@@ -67,8 +67,11 @@ func TestDeferredClose(t *testing.T) {
 		read("f", "v1 f")
 		time.Sleep(50 * time.Millisecond) // for the release (an open that comes first makes its own)
 	}
-	if n := requests(s) - before; n != 0 {
-		t.Errorf("reading a file again 5 times within the close delay sent %d requests, want 0", n)
+	// Each open and close would cost 3 requests (CREATE and QUERY_INFO
+	// in a compound, CLOSE). Usually none goes; one open may come before
+	// the kernel's release of the last and make its own.
+	if n := requests(s) - before; n > 3 {
+		t.Errorf("reading a file again 5 times within the close delay sent %d requests, want at most 3", n)
 	}
 
 	// Another client writes: the lease breaks, the kept handle closes,

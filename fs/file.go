@@ -39,6 +39,7 @@ type handle struct {
 	flags  uint32
 	direct bool   // opened with FOPEN_DIRECT_IO: writes bypass the page cache
 	gen    uint64 // node.wgen before its open (see deferClose)
+	moved  uint64 // node.moved before its open (see deferClose)
 
 	reopenMu sync.Mutex // one reopen at a time
 	// lost: a server handle of a lost session that could be neither
@@ -306,13 +307,13 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			info := d.f.Info
 			of := n.openFlags(&info, flags)
 			h := newHandle(n, d.f, flags, of)
-			h.gen = d.gen
+			h.gen, h.moved = d.gen, d.moved
 			return h, of, 0
 		}
 	} else {
 		n.fsys.closeDeferred(ctx, n) // one server handle at a time (see deferclose.go)
 	}
-	gen := n.wgen.Load()
+	gen, moved := n.wgen.Load(), n.moved.Load()
 	f, info, err := n.openOn(ctx, n.fsys.tree(), p, flags)
 	if err != nil {
 		return nil, 0, toErrno(err)
@@ -325,7 +326,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	of := n.openFlags(&info, flags)
 	n.leased(f)
 	h := newHandle(n, f, flags, of)
-	h.gen = gen
+	h.gen, h.moved = gen, moved
 	return h, of, 0
 }
 

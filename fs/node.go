@@ -40,6 +40,10 @@ type node struct {
 	// lkey is the lease key of the file's opens (see leaseKey); zero
 	// until the first.
 	lkey [16]byte
+	// moved counts the times the file lost a name (unlink, rename, or
+	// replaced by a rename): handles opened before are closed at their
+	// last close, not kept (see deferClose).
+	moved atomic.Uint64
 	// noWCache: the server granted the file's opens a lease without
 	// write caching, or broke it to one: another client has the file
 	// open, so writes go out at once rather than wait to be coalesced.
@@ -392,6 +396,10 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	// with open files below it: kept handles go first.
 	n.fsys.closeDeferredUnder(ctx, from)
 	n.fsys.closeDeferredUnder(ctx, to)
+	// Whatever the outcome, their handles are not kept from now on: a
+	// kept handle must be found by its path.
+	n.childGone(name)
+	np.childGone(newName)
 	replace := flags&renameNoreplace == 0
 	if replace && np.childOpen(newName) && !(n == np && name == newName) {
 		return n.renameOverOpen(ctx, from, to, np)

@@ -60,7 +60,20 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		return toErrno(err)
 	}
 	n.fsys.removed(p)
+	n.childGone(name)
 	return 0
+}
+
+// childGone records that the child name no longer has that name: its
+// server handle is not to be kept open after its last close (see
+// deferClose), and one kept is closed.
+func (n *node) childGone(name string) {
+	if ch := n.GetChild(name); ch != nil {
+		if cn, ok := ch.Operations().(*node); ok {
+			cn.moved.Add(1)
+			n.fsys.closeDeferred(context.Background(), cn)
+		}
+	}
 }
 
 // moveAside renames the file at p, a child of n, to a hidden name in n.
