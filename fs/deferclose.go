@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"path"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,13 +55,15 @@ type deferrals struct {
 	m  map[*node]*deferred
 }
 
-// named reports that the file of n, opened as f when n.moved was moved,
-// is still at the path f was opened by: a kept handle is found by that
-// path (closeDeferredUnder) before the file or a directory above it is
-// unlinked or renamed.
-func (n *node) named(f *session.File, moved uint64) bool {
-	p := f.Path()
-	return n.moved.Load() == moved && n.spath() == p && !isAside(path.Base(p))
+// keepable reports whether f, a handle of n opened when n.wgen was gen
+// and n.moved was moved, may be kept open or taken over: it belongs to
+// the current session, its lease still caches reads and handles, this
+// client has not written the file since, and the file is still at the
+// path f was opened by (a kept handle is found by that path before the
+// file or a directory above it is unlinked or renamed).
+func (fsys *fsys) keepable(n *node, f *session.File, gen, moved uint64) bool {
+	return f.Tree() == fsys.rc.cur.Load() && !f.Tree().Session().Lost() && handleCaching(f) &&
+		n.wgen.Load() == gen && n.moved.Load() == moved && n.spath() == f.Path()
 }
 
 // handleCaching reports whether the lease of f caches reads and handles.
@@ -75,8 +76,7 @@ func handleCaching(f *session.File) bool {
 // be (see above). It reports whether it did; if not, the caller closes f.
 func (fsys *fsys) deferClose(h *handle, f *session.File) bool {
 	n := h.n
-	if fsys.o.CloseDelay <= 0 || h.flags&syscall.O_ACCMODE != syscall.O_RDONLY || !handleCaching(f) ||
-		f.Tree() != fsys.rc.cur.Load() || f.Tree().Session().Lost() || !n.named(f, h.moved) {
+	if fsys.o.CloseDelay <= 0 || h.flags&syscall.O_ACCMODE != syscall.O_RDONLY || !fsys.keepable(n, f, h.gen, h.moved) {
 		return false
 	}
 	h.mu.Lock()
@@ -85,7 +85,7 @@ func (fsys *fsys) deferClose(h *handle, f *session.File) bool {
 	n.mu.Lock()
 	writing := n.writingLocked()
 	n.mu.Unlock()
-	if locked || writing || n.wgen.Load() != h.gen {
+	if locked || writing {
 		return false
 	}
 	d := &deferred{f: f, gen: h.gen, moved: h.moved}
@@ -123,7 +123,7 @@ func (fsys *fsys) takeDeferred(ctx context.Context, n *node) *deferred {
 	if d == nil {
 		return nil
 	}
-	if d.f.Tree() != fsys.rc.cur.Load() || d.f.Tree().Session().Lost() || !handleCaching(d.f) || n.wgen.Load() != d.gen || !n.named(d.f, d.moved) {
+	if !fsys.keepable(n, d.f, d.gen, d.moved) {
 		fsys.closeKept(ctx, d)
 		return nil
 	}
@@ -160,7 +160,7 @@ func (fsys *fsys) closeDeferredUnder(ctx context.Context, p string) {
 	ds.mu.Lock()
 	var ks []*deferred
 	for n, d := range ds.m {
-		if fp := d.f.Path(); p == "" || underFold(fp, p) {
+		if underFold(d.f.Path(), p) {
 			delete(ds.m, n)
 			d.timer.Stop()
 			ks = append(ks, d)

@@ -364,7 +364,7 @@ func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return syscall.EROFS
 	}
 	p := n.child(name)
-	n.fsys.closeDeferredUnder(ctx, p)
+	n.letGo(ctx, name)
 	err := n.fsys.tree().Rmdir(ctx, p)
 	if err != nil {
 		n.fsys.changedTree(p)
@@ -392,14 +392,8 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		return syscall.EXDEV
 	}
 	from, to := n.child(name), np.child(newName)
-	// SMB refuses to rename an open file over another, or a directory
-	// with open files below it: kept handles go first.
-	n.fsys.closeDeferredUnder(ctx, from)
-	n.fsys.closeDeferredUnder(ctx, to)
-	// Whatever the outcome, their handles are not kept from now on: a
-	// kept handle must be found by its path.
-	n.childGone(name)
-	np.childGone(newName)
+	n.letGo(ctx, name)
+	np.letGo(ctx, newName)
 	replace := flags&renameNoreplace == 0
 	if replace && np.childOpen(newName) && !(n == np && name == newName) {
 		return n.renameOverOpen(ctx, from, to, np)

@@ -39,7 +39,7 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		return syscall.EROFS
 	}
 	p := n.child(name)
-	n.fsys.closeDeferredUnder(ctx, p) // SMB deletes an open file only at its last close
+	n.letGo(ctx, name)
 	var err error
 	if n.childOpen(name) {
 		var aside string
@@ -60,20 +60,23 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 		return toErrno(err)
 	}
 	n.fsys.removed(p)
-	n.childGone(name)
 	return 0
 }
 
-// childGone records that the child name no longer has that name: its
-// server handle is not to be kept open after its last close (see
-// deferClose), and one kept is closed.
-func (n *node) childGone(name string) {
+// letGo readies the child name for an unlink, rename or rmdir (see
+// deferclose.go). The child's handles are no longer kept open after their
+// last close: its file is losing the name a kept handle is found by. Then
+// the handles kept of it and of the files below it are closed: SMB deletes
+// an open file only at its last close, and refuses to rename an open file
+// over another or a directory with open files below it. (A release that
+// comes before the first step is kept, and closed by the second.)
+func (n *node) letGo(ctx context.Context, name string) {
 	if ch := n.GetChild(name); ch != nil {
 		if cn, ok := ch.Operations().(*node); ok {
 			cn.moved.Add(1)
-			n.fsys.closeDeferred(context.Background(), cn)
 		}
 	}
+	n.fsys.closeDeferredUnder(ctx, n.child(name))
 }
 
 // moveAside renames the file at p, a child of n, to a hidden name in n.
