@@ -272,6 +272,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{opts("port=70000"), nil, `port: "70000" is not a port number`},
 		{opts("rdma_port=x"), nil, `rdma_port: "x" is not a port number`},
 		{opts("actimeo=-1"), nil, `actimeo: "-1" is not a number of seconds`},
+		{opts("closetimeo=soon"), nil, `closetimeo: "soon" is not a number of seconds`},
 		{opts("acregmax=99999999"), nil, `acregmax: "99999999" is more than`},
 		{opts("rsize=64k"), nil, `rsize: "64k" is not a number of bytes`},
 		{opts("max_channels=0"), nil, `max_channels: "0" is not a number from 1 to 32`},
