@@ -380,3 +380,19 @@ func TestStopRestart(t *testing.T) {
 		t.Errorf("after restart: %v\n%s", err, out)
 	}
 }
+
+// TestCPU checks that the server's processor time is counted, including
+// that of connection processes that have ended: each smbclient run forks an
+// smbd for its connection, which has exited by the time smbclient has.
+func TestCPU(t *testing.T) {
+	s := samba.Start(t, samba.Options{})
+	before := s.CPU()
+	for range 5 {
+		if out, err := smbclient(t, s, nil, "ls"); err != nil {
+			t.Fatalf("smbclient ls: %v\n%s", err, out)
+		}
+	}
+	if after := s.CPU(); after <= before {
+		t.Errorf("server CPU went from %v to %v across five connections", before, after)
+	}
+}

@@ -48,8 +48,12 @@
 // mount.smbd3 the column "target met?" with the goals of the issue: read and
 // write (and cp) at least 1.0× smbclient, untar no slower than smbclient's mput, ls -lR
 // at most 0.1 s, rm -rf at most 1 s, and every workload ahead of both rclone
-// rows and smbnetfs. The same data goes to the -json file. Progress goes to
-// stderr.
+// rows and smbnetfs. The column "server CPU" is the processor time Samba's
+// processes used during the step (median). Samba serves a session, all its
+// channels included, with one single-threaded process, so a step whose
+// server CPU is close to its time is bound by the server: a client of one
+// session cannot take it below that, however little it does itself. The
+// same data goes to the -json file. Progress goes to stderr.
 //
 // Usage: go run ./test/cmd/bench-mount [-runs 1] [-bin bin/mount.smbd3]
 // [-contenders mount.smbd3,smbclient,rclone,rclone-writes,smbnetfs]
@@ -193,7 +197,8 @@ type bench struct {
 // Step is one timed execution.
 type Step struct {
 	Seconds       float64 `json:"seconds"`
-	ReturnSeconds float64 `json:"command_seconds"` // until the command returned; Seconds adds the wait for the server's view
+	ReturnSeconds float64 `json:"command_seconds"`    // until the command returned; Seconds adds the wait for the server's view
+	ServerCPU     float64 `json:"server_cpu_seconds"` // processor time of Samba's processes during Seconds
 	Error         string  `json:"error,omitempty"`
 }
 
@@ -202,6 +207,7 @@ type Row struct {
 	Workload    string  `json:"workload"`
 	Contender   string  `json:"contender"`
 	Seconds     float64 `json:"median_seconds,omitempty"`
+	ServerCPU   float64 `json:"median_server_cpu_seconds,omitempty"`
 	MBps        float64 `json:"mbps,omitempty"`               // dd workloads: 10^6 bytes per second
 	VsSmbclient float64 `json:"speed_vs_smbclient,omitempty"` // smbclient's time / this time
 	Target      string  `json:"target,omitempty"`
@@ -421,6 +427,7 @@ func (b *bench) step(parent context.Context, who, w string) (s Step) {
 	} else {
 		run = b.smbclientWorkload(ctx, rel, w)
 	}
+	cpu0 := b.srv.CPU()
 	t0 := time.Now()
 	err := run()
 	s.ReturnSeconds = time.Since(t0).Seconds()
@@ -428,6 +435,7 @@ func (b *bench) step(parent context.Context, who, w string) (s Step) {
 		err = b.settle(ctx, rel, w)
 	}
 	s.Seconds = time.Since(t0).Seconds()
+	s.ServerCPU = (b.srv.CPU() - cpu0).Seconds()
 	if err != nil {
 		if ctx.Err() != nil && parent.Err() == nil {
 			err = fmt.Errorf("timed out after %v: %w", b.cfg.timeout, err)

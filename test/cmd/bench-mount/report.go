@@ -25,7 +25,7 @@ import (
 // successful runs, and the first error.
 func (b *bench) summarize(w, who string, steps []Step) *Row {
 	r := &Row{Workload: w, Contender: who, Runs: steps}
-	var secs []float64
+	var secs, cpu []float64
 	for _, s := range steps {
 		if s.Error != "" {
 			if r.Error == "" {
@@ -34,6 +34,7 @@ func (b *bench) summarize(w, who string, steps []Step) *Row {
 			continue
 		}
 		secs = append(secs, s.Seconds)
+		cpu = append(cpu, s.ServerCPU)
 	}
 	if len(secs) == 0 {
 		if r.Error == "" {
@@ -42,6 +43,7 @@ func (b *bench) summarize(w, who string, steps []Step) *Row {
 		return r
 	}
 	r.Seconds = benchutil.Median(secs)
+	r.ServerCPU = benchutil.Median(cpu)
 	if w == "write" || w == "read" || w == "cp" {
 		r.MBps = float64(b.cfg.size) / r.Seconds / 1e6
 	}
@@ -121,7 +123,7 @@ func printTable(w io.Writer, rep Report) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "workload\tcontender\ttime\tMB/s\tvs smbclient\ttarget met?")
+	fmt.Fprintln(tw, "workload\tcontender\ttime\tMB/s\tvs smbclient\tserver CPU\ttarget met?")
 	last := ""
 	var failures []string
 	for _, r := range rep.Rows {
@@ -129,7 +131,7 @@ func printTable(w io.Writer, rep Report) {
 		if wl == last {
 			wl = ""
 		} else if last != "" {
-			fmt.Fprintln(tw, "\t\t\t\t\t")
+			fmt.Fprintln(tw, "\t\t\t\t\t\t")
 		}
 		last = r.Workload
 		met := ""
@@ -148,7 +150,7 @@ func printTable(w io.Writer, rep Report) {
 		}
 		if r.Error != "" {
 			failures = append(failures, fmt.Sprintf("[%d] %s %s: %s", len(failures)+1, r.Contender, r.Workload, r.Error))
-			fmt.Fprintf(tw, "%s\t%s\tFAILED [%d]\t\t\t%s\n", wl, r.Contender, len(failures), met)
+			fmt.Fprintf(tw, "%s\t%s\tFAILED [%d]\t\t\t\t%s\n", wl, r.Contender, len(failures), met)
 			continue
 		}
 		rate, ratio := "", ""
@@ -158,7 +160,7 @@ func printTable(w io.Writer, rep Report) {
 		if r.VsSmbclient > 0 {
 			ratio = fmt.Sprintf("%.2f×", r.VsSmbclient)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.3f s\t%s\t%s\t%s\n", wl, r.Contender, r.Seconds, rate, ratio, met)
+		fmt.Fprintf(tw, "%s\t%s\t%.3f s\t%s\t%s\t%.2f s\t%s\n", wl, r.Contender, r.Seconds, rate, ratio, r.ServerCPU, met)
 	}
 	tw.Flush()
 	if len(failures) > 0 {
@@ -167,7 +169,8 @@ func printTable(w io.Writer, rep Report) {
 			fmt.Fprintln(w, f)
 		}
 	}
-	fmt.Fprintln(w, "\ntargets for mount.smbd3: read/write (and cp) ≥1.0× smbclient, untar ≤ smbclient's mput, ls -lR ≤0.1 s, rm -rf ≤1 s, every workload ahead of the rclone and smbnetfs rows")
+	fmt.Fprintln(w, "\nserver CPU: processor time of Samba's processes during the step (median); Samba serves a session with one single-threaded process")
+	fmt.Fprintln(w, "targets for mount.smbd3: read/write (and cp) ≥1.0× smbclient, untar ≤ smbclient's mput, ls -lR ≤0.1 s, rm -rf ≤1 s, every workload ahead of the rclone and smbnetfs rows")
 	for _, r := range rep.Rows {
 		for i, s := range r.Runs {
 			if s.Error == "" && s.Seconds-s.ReturnSeconds > 0.1*s.Seconds && s.Seconds-s.ReturnSeconds > 0.01 {
