@@ -50,6 +50,16 @@ type node struct {
 	// Without leases (nolease, a server that grants none) writes are
 	// coalesced as ever.
 	noWCache atomic.Bool
+	// readOnly: the file had the read-only attribute when last seen, so
+	// an unlink clears it in the same compound as the delete instead of
+	// first being refused (see fsys.remove).
+	readOnly atomic.Bool
+}
+
+// saw records what the node's attributes, last given to the kernel, say
+// that later operations use without asking the caches again.
+func (n *node) saw(e *entry) {
+	n.readOnly.Store(e.info.Attributes&uint32(smb2.FileAttributeReadonly) != 0)
 }
 
 // leased records the lease an open of the node was granted.
@@ -110,7 +120,11 @@ func (n *node) newChild(ctx context.Context, e *entry, out *fuse.EntryOut) *fs.I
 	n.fsys.fillAttr(e, &out.Attr)
 	n.timeouts(out)
 	st := fs.StableAttr{Mode: e.mode(&n.fsys.o) & syscall.S_IFMT, Ino: e.info.FileID}
-	return n.NewInode(ctx, &node{fsys: n.fsys}, st)
+	ch := n.NewInode(ctx, &node{fsys: n.fsys}, st)
+	if cn, ok := ch.Operations().(*node); ok {
+		cn.saw(e)
+	}
+	return ch
 }
 
 // writingLocked reports a handle open for writing.
@@ -187,6 +201,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	// Fresh cached attributes are current: this client's own writes and
 	// setattrs keep them so, whether or not they have reached the server.
 	if e, ok := n.fsys.attrs.Get(n.spath()); ok && !n.IsRoot() {
+		n.saw(&e)
 		n.fsys.fillAttr(&e, &out.Attr)
 		out.SetTimeout(n.fsys.o.AttrTTL)
 		return 0
@@ -213,6 +228,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 	} else if e, errno = n.fsys.stat(ctx, n.spath()); errno != 0 {
 		return errno
 	}
+	n.saw(&e)
 	n.fsys.fillAttr(&e, &out.Attr)
 	out.SetTimeout(n.fsys.o.AttrTTL)
 	return 0
@@ -304,6 +320,7 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 			e.link, e.target = old.link, old.target
 		}
 		n.fsys.added(p, e)
+		n.saw(&e)
 		n.fsys.fillAttr(&e, &out.Attr)
 		out.SetTimeout(n.fsys.o.AttrTTL)
 		return 0
@@ -447,7 +464,7 @@ func (n *node) renameOverOpen(ctx context.Context, from, to string, np *node) sy
 		n.fsys.changedTree(to)
 		return toErrno(err)
 	}
-	if err := n.fsys.remove(ctx, aside); err != nil {
+	if err := n.fsys.remove(ctx, aside, false); err != nil {
 		n.fsys.log.Warn("cannot delete the file a rename replaced", "path", to, "err", err)
 	}
 	n.fsys.renamed(from, to)

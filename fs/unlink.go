@@ -9,7 +9,6 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 
-	"github.com/smbd3/mount.smbd3/session"
 	"github.com/smbd3/mount.smbd3/session/smb2"
 )
 
@@ -40,20 +39,21 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	}
 	p := n.child(name)
 	n.letGo(ctx, name)
+	ro := n.childReadOnly(name)
 	var err error
 	if n.childOpen(name) {
 		var aside string
 		if aside, err = n.moveAside(ctx, p); err == nil {
-			if err = n.fsys.remove(ctx, aside); err != nil {
+			if err = n.fsys.remove(ctx, aside, ro); err != nil {
 				// Put it back rather than leave it hidden.
 				n.fsys.tree().Rename(context.WithoutCancel(ctx), aside, p, false)
 			}
 		} else {
 			n.fsys.log.Debug("cannot move an open file aside to unlink it", "path", p, "err", err)
-			err = n.fsys.remove(ctx, p)
+			err = n.fsys.remove(ctx, p, ro)
 		}
 	} else {
-		err = n.fsys.remove(ctx, p)
+		err = n.fsys.remove(ctx, p, ro)
 	}
 	if err != nil {
 		n.fsys.changed(p)
@@ -103,22 +103,46 @@ func (n *node) childOpen(name string) bool {
 	return len(cn.handles) > 0 || cn.closing > 0
 }
 
+// childReadOnly reports whether the child name was read-only when last
+// seen.
+func (n *node) childReadOnly(name string) bool {
+	if ch := n.GetChild(name); ch != nil {
+		if cn, ok := ch.Operations().(*node); ok {
+			return cn.readOnly.Load()
+		}
+	}
+	return false
+}
+
 // remove deletes the file p, clearing the read-only attribute if that is
-// what stops it.
-func (f *fsys) remove(ctx context.Context, p string) error {
+// what stops it: at once when the file is known read-only (ro: its inode
+// was when last seen; or the caches say so), else once the server has
+// refused. git writes its objects with mode 0444; tar and cp -p keep such
+// modes.
+func (f *fsys) remove(ctx context.Context, p string, ro bool) error {
+	if e, ok := f.cached(p); ok {
+		ro = e.info.Attributes&uint32(smb2.FileAttributeReadonly) != 0
+	}
+	if ro {
+		return f.tree().RemoveReadOnly(ctx, p)
+	}
 	err := f.tree().Remove(ctx, p)
 	if toErrno(err) == syscall.EACCES {
-		if e, errno := f.stat(ctx, p); errno == 0 && e.info.Attributes&uint32(smb2.FileAttributeReadonly) != 0 {
-			attrs := e.info.Attributes &^ uint32(smb2.FileAttributeReadonly)
-			if attrs == 0 {
-				attrs = uint32(smb2.FileAttributeNormal)
-			}
-			if f.tree().SetAttr(ctx, p, session.SetAttr{Attributes: attrs}) == nil {
-				err = f.tree().Remove(ctx, p)
-			}
+		// What was known did not explain the refusal: ask.
+		if info, serr := f.tree().Stat(ctx, p); serr == nil && info.Attributes&uint32(smb2.FileAttributeReadonly) != 0 {
+			err = f.tree().RemoveReadOnly(ctx, p)
 		}
 	}
 	return err
+}
+
+// cached returns what the caches know of p, fresh or not, without asking
+// the server.
+func (f *fsys) cached(p string) (entry, bool) {
+	if e, ok := f.attrs.Get(p); ok {
+		return e, true
+	}
+	return f.fromListingAny(p)
 }
 
 func randomHex() string {

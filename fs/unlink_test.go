@@ -1,6 +1,7 @@
 package fs_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,34 +9,103 @@ import (
 	"time"
 
 	smbfs "github.com/smbd3/mount.smbd3/fs"
+	"github.com/smbd3/mount.smbd3/session"
+	"github.com/smbd3/mount.smbd3/session/smb2"
 	"github.com/smbd3/mount.smbd3/test/samba"
 )
 
 // TestUnlinkReadOnly: POSIX lets a read-only file be unlinked; SMB refuses
 // to delete a file with the read-only attribute, so the client clears it
-// first.
+// in the same compound as the delete. When the client knows the attribute
+// (git writes its objects 0444) that is one round trip; when another
+// client set it, the server's refusal tells. A delete still refused leaves
+// the file as it was, read-only.
 func TestUnlinkReadOnly(t *testing.T) {
-	mnt, srv := mounted(t, samba.Options{}, smbfs.Options{})
-	m := filepath.Join(mnt, "ro")
-	if err := os.WriteFile(m, []byte("x"), 0o444); err != nil {
+	samba.RequireTool(t, "fusermount3")
+	srv := samba.Start(t, samba.Options{})
+	ctx := context.Background()
+	tree, err := dialTree(t, ctx, srv)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if st, err := os.Stat(m); err != nil || st.Mode().Perm()&0o222 != 0 {
+	mnt := mountTree(t, srv, tree, smbfs.Options{AttrTTL: 10 * time.Second})
+	other, err := dialTree(t, ctx, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := func(name string) string { return filepath.Join(mnt, name) }
+	gone := func(name string) {
+		t.Helper()
+		if _, err := os.Lstat(filepath.Join(srv.Dir, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s still on the server: %v", name, err)
+		}
+	}
+
+	// Known read-only: one compound of five requests.
+	if err := os.WriteFile(m("ro"), []byte("x"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(m("ro")); err != nil || st.Mode().Perm()&0o222 != 0 {
 		t.Fatalf("mode %v %v", st, err)
 	}
-	if err := os.Remove(m); err != nil {
+	time.Sleep(100 * time.Millisecond) // the kernel sends the release after close(2) returns
+	before := requests(tree.Session())
+	if err := os.Remove(m("ro")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Lstat(filepath.Join(srv.Dir, "ro")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("still on the server: %v", err)
+	if n := requests(tree.Session()) - before; n > 5 {
+		t.Errorf("unlinking a file known read-only sent %d requests, want 5 (one compound)", n)
 	}
-	if err := os.Remove(m); !errors.Is(err, os.ErrNotExist) {
+	gone("ro")
+	if err := os.Remove(m("ro")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("second unlink: %v", err)
 	}
-	if err := os.Mkdir(filepath.Join(mnt, "d"), 0o755); err != nil {
+
+	// Made read-only by another client after the caches looked.
+	if err := os.WriteFile(m("later"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(mnt, "d")); err != nil { // rmdir
+	if _, err := os.Stat(m("later")); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.SetAttr(ctx, "later", session.SetAttr{Attributes: uint32(smb2.FileAttributeReadonly | smb2.FileAttributeArchive)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(m("later")); err != nil {
+		t.Fatal(err)
+	}
+	gone("later")
+
+	// Still refused: another client has it open without sharing delete.
+	// The unlink fails and the file stays read-only.
+	if err := os.WriteFile(m("held"), []byte("x"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	f, err := other.Create(ctx, "held", session.CreateOptions{Access: smb2.GenericRead, Share: smb2.ShareRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = os.Remove(m("held"))
+	f.Close(ctx)
+	if err == nil {
+		t.Fatal("unlinked a file another client holds without sharing delete")
+	}
+	info, err := other.Stat(ctx, "held")
+	if err != nil {
+		t.Fatalf("the refused file: %v", err)
+	}
+	if info.Attributes&uint32(smb2.FileAttributeReadonly) == 0 {
+		t.Errorf("a refused unlink left the file without its read-only attribute: %#x", info.Attributes)
+	}
+	if err := os.Remove(m("held")); err != nil {
+		t.Fatalf("unlink once the other client closed: %v", err)
+	}
+	gone("held")
+
+	if err := os.Mkdir(m("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(m("d")); err != nil { // rmdir
 		t.Fatal(err)
 	}
 }

@@ -157,6 +157,45 @@ func (t *Tree) Remove(ctx context.Context, path string) error {
 	return nil
 }
 
+// RemoveReadOnly deletes a file that has the read-only attribute, which
+// makes servers refuse to delete it (POSIX lets the owner of the directory
+// unlink it), in one round trip: CREATE, QUERY_INFO of the attributes,
+// SET_INFO of no attributes, SET_INFO of the delete disposition, CLOSE.
+// Should the delete still be refused, the attributes are set back, so a
+// file that stays keeps them.
+func (t *Tree) RemoveReadOnly(ctx context.Context, path string) error {
+	none := smb2.FileBasicInformation{FileAttributes: smb2.FileAttributeNormal} // 0 would mean "unchanged"
+	o := CreateOptions{
+		Access:  smb2.Delete | smb2.FileReadAttributes | smb2.FileWriteAttributes,
+		Options: smb2.FileNonDirectoryFile | smb2.FileOpenReparsePoint,
+	}
+	calls, err := t.compound(ctx,
+		&request{cmd: smb2.CmdCreate, body: o.request(t, path)},
+		queryInfo(smb2.InfoTypeFile, uint8(smb2.FileBasicInformationClass), smb2.FileBasicInformationSize),
+		setInfo(smb2.AnyFileID, smb2.InfoTypeFile, uint8(smb2.FileBasicInformationClass), none.Append(nil)),
+		setInfo(smb2.AnyFileID, smb2.InfoTypeFile, uint8(smb2.FileDispositionInformationClass), []byte{1}),
+		&request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: smb2.AnyFileID}})
+	if err != nil {
+		return err
+	}
+	for _, cl := range calls {
+		defer cl.release()
+	}
+	if err := statusErr(calls[0]); err != nil {
+		return withPath(err, "unlink", path)
+	}
+	if err := statusErr(calls[3]); err != nil {
+		var out smb2.OutputResponse
+		var was smb2.FileBasicInformation
+		if statusErr(calls[1]) == nil && statusErr(calls[2]) == nil &&
+			out.Unmarshal(calls[1].body) == nil && was.Unmarshal(out.Buffer) == nil {
+			t.SetAttr(context.WithoutCancel(ctx), path, SetAttr{Attributes: uint32(was.FileAttributes)})
+		}
+		return withPath(err, "unlink", path)
+	}
+	return withPath(statusErr(calls[4]), "unlink", path)
+}
+
 // Rmdir deletes an empty directory.
 func (t *Tree) Rmdir(ctx context.Context, path string) error {
 	return t.setPath(ctx, "rmdir", path, CreateOptions{
