@@ -68,6 +68,13 @@ type handle struct {
 	ra        readahead        // sequential read-ahead state
 	locks     []posixLock      // byte-range locks held through this handle
 	closed    bool
+	// first is the start of the file, read by the open itself (see
+	// openRead); whole: first is all of the file. Reads answered by it
+	// send nothing. Dropped at the read that reaches its end, or once
+	// the file is written (firstGen is node.wgen before the open).
+	first    []byte
+	whole    bool
+	firstGen uint64
 }
 
 type writeRange struct {
@@ -280,16 +287,81 @@ var _ = (fs.NodeOpener)((*node)(nil))
 // openOn opens the existing file at p on t for an open(2) with flags
 // (O_TRUNC truncates it), with the node's lease key.
 func (n *node) openOn(ctx context.Context, t *session.Tree, p string, flags uint32) (*session.File, session.FileInfo, error) {
+	f, info, _, err := n.openRead(ctx, t, p, flags, 0)
+	return f, info, err
+}
+
+// openRead is openOn that also reads up to read bytes from the start of
+// the file in the same round trip.
+func (n *node) openRead(ctx context.Context, t *session.Tree, p string, flags uint32, read int) (*session.File, session.FileInfo, []byte, error) {
 	o := session.CreateOptions{Access: accessFor(flags), Options: smb2.FileNonDirectoryFile, LeaseKey: n.leaseKey()}
 	if flags&syscall.O_TRUNC != 0 {
 		o.Disposition = smb2.FileOverwrite
 	}
-	f, info, err := t.CreateStat(ctx, p, o)
+	f, info, data, err := t.CreateStatRead(ctx, p, o, read)
 	if err != nil && flags&syscall.O_ACCMODE == syscall.O_WRONLY && toErrno(err) == syscall.EACCES {
 		o.Access = smb2.GenericWrite // a file one may write but not read
 		f, info, err = t.CreateStat(ctx, p, o)
 	}
-	return f, info, err
+	return f, info, data, err
+}
+
+// smallRead is the size up to which opening a file for reading reads it
+// too: the kernel's first READ of a small file follows its open at once,
+// and asking for both in one compound spares a round trip per file (cat,
+// grep -r, diff -r, git add, a compiler reading sources). The READ asks
+// for smallRead bytes whatever the size known, so a file that grew a
+// little since is still read whole; the server answers only what is there.
+const smallRead = 64 << 10
+
+// readAtOpen returns how much an open for reading of the node at p should
+// read: smallRead when the caches know p as a non-empty file of at most
+// that size, else 0. Not while the file is open for writing here: writes
+// behind (queued, or on their way) would be missing from what the server
+// answers, where a read waits for them. Nor when the kernel is about to
+// keep its pages of the file: an open that keeps them reads nothing.
+func (n *node) readAtOpen(p string) int {
+	e, ok := n.fsys.cached(p)
+	if !ok || e.link || e.info.IsDir() || e.info.Size <= 0 || e.info.Size > smallRead {
+		return 0
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.writingLocked() {
+		return 0
+	}
+	if n.fsys.o.Cache != "none" {
+		keep := n.pagesCached && n.cached == cacheStamp{mtime: e.info.Modified, size: e.info.Size}
+		if keep || n.fsys.o.Cache == "loose" && n.pagesCached {
+			return 0
+		}
+	}
+	return smallRead
+}
+
+// fromFirst answers a read from the data the open brought (see
+// handle.first), if it holds the answer and the file was not written
+// through this client since the open; gen is node.wgen now.
+func (h *handle) fromFirst(dest []byte, off int64, gen uint64) (fuse.ReadResult, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.first == nil {
+		return nil, false
+	}
+	size := int64(len(h.first))
+	end := off + int64(len(dest))
+	if gen != h.firstGen {
+		h.first = nil
+		return nil, false
+	}
+	if off < 0 || off > size || end > size && !h.whole {
+		return nil, false
+	}
+	data := h.first[off:min(end, size)]
+	if end >= size {
+		h.first = nil // read to its end: the kernel has it now
+	}
+	return fuse.ReadResultData(data), true
 }
 
 // Open opens an existing file.
@@ -314,7 +386,11 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		n.fsys.closeDeferred(ctx, n) // one server handle at a time (see deferclose.go)
 	}
 	gen, moved := n.wgen.Load(), n.moved.Load()
-	f, info, err := n.openOn(ctx, n.fsys.tree(), p, flags)
+	read := 0
+	if flags&(syscall.O_ACCMODE|syscall.O_TRUNC) == syscall.O_RDONLY {
+		read = n.readAtOpen(p)
+	}
+	f, info, data, err := n.openRead(ctx, n.fsys.tree(), p, flags, read)
 	if err != nil {
 		return nil, 0, toErrno(err)
 	}
@@ -327,6 +403,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	n.leased(f)
 	h := newHandle(n, f, flags, of)
 	h.gen, h.moved = gen, moved
+	if len(data) > 0 {
+		h.first, h.whole, h.firstGen = data, len(data) < read, gen
+	}
 	return h, of, 0
 }
 
@@ -382,6 +461,9 @@ var _ = (fs.FileReader)((*handle)(nil))
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	ctx = uninterrupted(ctx)
 	gen := h.n.wgen.Load()
+	if res, ok := h.fromFirst(dest, off, gen); ok {
+		return res, 0
+	}
 	// Writes from off on, not only those the read overlaps: the server's
 	// answer to a read that ends before data still on its way there is
 	// short, and the kernel takes a short read for the end of the file.

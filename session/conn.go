@@ -136,6 +136,7 @@ type conn struct {
 
 	// counters, read without locks by status reporting and the picker
 	bytesRead, bytesWritten, nreq atomic.Uint64
+	nmsg                          atomic.Uint64 // messages sent: a compound is one
 	rdmaRead, rdmaWritten         atomic.Uint64 // payload moved by RDMA (also in bytesRead/bytesWritten)
 	lastRecv                      atomic.Int64  // unix nanoseconds
 	failed                        atomic.Bool   // err is set
@@ -352,6 +353,7 @@ func (c *conn) send(ctx context.Context, sec security, reqs ...*request) ([]*cal
 		return nil, c.dead()
 	}
 	c.nreq.Add(uint64(len(reqs)))
+	c.nmsg.Add(1)
 	for _, r := range reqs {
 		c.bytesWritten.Add(uint64(len(r.payload)))
 	}

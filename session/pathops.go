@@ -294,30 +294,53 @@ func (f *File) Truncate(ctx context.Context, size int64) error {
 // full attributes (including its file index), in one round trip: a related
 // compound of CREATE and QUERY_INFO.
 func (t *Tree) CreateStat(ctx context.Context, path string, o CreateOptions) (*File, FileInfo, error) {
+	f, info, _, err := t.CreateStatRead(ctx, path, o, 0)
+	return f, info, err
+}
+
+// CreateStatRead is CreateStat that also reads up to n bytes from the start
+// of the file in the same compound (CREATE, QUERY_INFO, READ): the open of
+// a small file about to be read brings its data. data is nil when n is 0,
+// the file is empty, or the READ failed (the reader asks again); it is
+// shorter than n when the file was.
+func (t *Tree) CreateStatRead(ctx context.Context, path string, o CreateOptions, n int) (f *File, info FileInfo, data []byte, err error) {
 	req := o.request(t, path)
 	dur := o.durable(t, req)
-	calls, err := t.compound(ctx, &request{cmd: smb2.CmdCreate, body: req},
-		queryInfo(smb2.InfoTypeFile, uint8(smb2.FileAllInformationClass), 4096))
-	if err != nil {
-		return nil, FileInfo{}, err
+	reqs := []*request{{cmd: smb2.CmdCreate, body: req},
+		queryInfo(smb2.InfoTypeFile, uint8(smb2.FileAllInformationClass), 4096)}
+	if n > 0 {
+		reqs = append(reqs, &request{cmd: smb2.CmdRead, charge: charge(n), body: &smb2.ReadRequest{
+			Padding: smb2.HeaderSize + 16, Length: uint32(n), FileID: smb2.AnyFileID,
+		}})
 	}
-	defer calls[0].release()
-	defer calls[1].release()
+	calls, err := t.compound(ctx, reqs...)
+	if err != nil {
+		return nil, FileInfo{}, nil, err
+	}
+	for _, cl := range calls {
+		defer cl.release()
+	}
 	if err := statusErr(calls[0]); err != nil {
-		return nil, FileInfo{}, withPath(err, "open", path)
+		return nil, FileInfo{}, nil, withPath(err, "open", path)
 	}
 	var cr smb2.CreateResponse
 	if err := cr.Unmarshal(calls[0].body); err != nil {
-		return nil, FileInfo{}, err
+		return nil, FileInfo{}, nil, err
 	}
-	f := &File{t: t, id: cr.FileID, path: path, Info: infoFromTimes(path, &cr.FileTimes), Action: cr.CreateAction}
+	f = &File{t: t, id: cr.FileID, path: path, Info: infoFromTimes(path, &cr.FileTimes), Action: cr.CreateAction}
 	f.granted(dur, o, cr.Contexts)
 	var out smb2.OutputResponse
 	var all smb2.FileAllInformation
 	if statusErr(calls[1]) == nil && out.Unmarshal(calls[1].body) == nil && all.Unmarshal(out.Buffer) == nil {
 		f.Info = infoFromAll(path, &all)
 	}
-	return f, f.Info, nil
+	if n > 0 && statusErr(calls[2]) == nil {
+		var resp smb2.ReadResponse
+		if resp.Unmarshal(calls[2].body) == nil && len(resp.Data) <= n {
+			data = append([]byte(nil), resp.Data...)
+		}
+	}
+	return f, f.Info, data, nil
 }
 
 // CreateNew creates path (or opens it, if the disposition allows and it

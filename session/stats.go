@@ -25,6 +25,7 @@ type ChannelInfo struct {
 	RDMABytesRead      uint64  `json:"rdma_bytes_read"`    // READ payload placed by RDMA (part of bytes_read)
 	RDMABytesWritten   uint64  `json:"rdma_bytes_written"` // WRITE payload pulled by RDMA (part of bytes_written)
 	Requests           uint64  `json:"requests"`
+	Messages           uint64  `json:"messages"` // messages sent: a compound of requests is one, a round trip
 	InFlight           int64   `json:"in_flight"`
 	ThroughputReadBps  float64 `json:"throughput_read_bps"`  // recent receive rate, B/s
 	ThroughputWriteBps float64 `json:"throughput_write_bps"` // recent send rate, B/s
@@ -155,6 +156,7 @@ func (c *conn) info() ChannelInfo {
 		RDMABytesRead:      c.rdmaRead.Load(),
 		RDMABytesWritten:   c.rdmaWritten.Load(),
 		Requests:           c.nreq.Load(),
+		Messages:           c.nmsg.Load(),
 		InFlight:           max(c.outReqs.Load(), 0),
 		ThroughputReadBps:  loadF(&c.stats.readRate),
 		ThroughputWriteBps: loadF(&c.stats.writeRate),
