@@ -11,16 +11,7 @@ import (
 	smbfs "github.com/smbd3/mount.smbd3/fs"
 	"github.com/smbd3/mount.smbd3/session"
 	"github.com/smbd3/mount.smbd3/session/smb2"
-	"github.com/smbd3/mount.smbd3/test/samba"
 )
-
-// requests counts the requests the session has sent.
-func requests(s *session.Session) (n uint64) {
-	for _, c := range s.Channels() {
-		n += c.Requests
-	}
-	return n
-}
 
 // TestDeferredClose: a file read and closed is read again within the
 // close delay without a request to the server (the kept handle is taken
@@ -35,15 +26,9 @@ func requests(s *session.Session) (n uint64) {
 // may still take the kept handle over and read the cached pages (as with
 // Linux cifs and Windows). The test waits for the new data to show.
 func TestDeferredClose(t *testing.T) {
-	samba.RequireTool(t, "fusermount3")
-	srv := samba.Start(t, samba.Options{})
+	mnt, srv, tree, other := mountedTree(t, smbfs.Options{AttrTTL: 10 * time.Second, CloseDelay: 30 * time.Second})
 	ctx := context.Background()
-	tree, err := dialTree(t, ctx, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := tree.Session()
-	mnt := mountTree(t, srv, tree, smbfs.Options{AttrTTL: 10 * time.Second, CloseDelay: 30 * time.Second})
 	m := func(name string) string { return filepath.Join(mnt, name) }
 	if err := os.Mkdir(m("d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -76,10 +61,6 @@ func TestDeferredClose(t *testing.T) {
 
 	// Another client writes: the lease breaks, the kept handle closes,
 	// and its open does not wait for us.
-	other, err := dialTree(t, ctx, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
 	of, err := other.Create(ctx, "f", session.CreateOptions{Access: smb2.GenericRead | smb2.GenericWrite, Options: smb2.FileNonDirectoryFile})
 	if err != nil {

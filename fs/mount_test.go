@@ -25,6 +25,45 @@ func mounted(t testing.TB, sopts samba.Options, o smbfs.Options) (string, *samba
 	return mountServer(t, srv, o), srv
 }
 
+// mountedTree starts a server and mounts its share through a session the
+// test keeps (to count what it sends), and returns a second session for
+// the test to act as another client.
+func mountedTree(t *testing.T, o smbfs.Options) (mnt string, srv *samba.Server, tree, other *session.Tree) {
+	t.Helper()
+	samba.RequireTool(t, "fusermount3")
+	srv = samba.Start(t, samba.Options{})
+	ctx := context.Background()
+	tree, err := dialTree(t, ctx, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other, err = dialTree(t, ctx, srv); err != nil {
+		t.Fatal(err)
+	}
+	return mountTree(t, srv, tree, o), srv, tree, other
+}
+
+// requests counts the requests the session has sent.
+func requests(s *session.Session) uint64 {
+	r, _ := sent(s)
+	return r
+}
+
+// messages counts the messages (round trips: a compound is one) the
+// session has sent.
+func messages(s *session.Session) uint64 {
+	_, m := sent(s)
+	return m
+}
+
+func sent(s *session.Session) (requests, messages uint64) {
+	for _, c := range s.Channels() {
+		requests += c.Requests
+		messages += c.Messages
+	}
+	return requests, messages
+}
+
 // dialTree sets up a session and tree connection to srv's share, closed
 // at the end of the test.
 func dialTree(t testing.TB, ctx context.Context, srv *samba.Server) (*session.Tree, error) {

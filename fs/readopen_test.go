@@ -2,7 +2,6 @@ package fs_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,17 +10,7 @@ import (
 	"time"
 
 	smbfs "github.com/smbd3/mount.smbd3/fs"
-	"github.com/smbd3/mount.smbd3/session"
-	"github.com/smbd3/mount.smbd3/test/samba"
 )
-
-// messages counts the messages (round trips) the session has sent.
-func messages(s *session.Session) (n uint64) {
-	for _, c := range s.Channels() {
-		n += c.Messages
-	}
-	return n
-}
 
 // TestReadAtOpen: opening a small file for reading reads it in the same
 // round trip, so reading it whole costs two (the open with its READ, and
@@ -30,15 +19,8 @@ func messages(s *session.Session) (n uint64) {
 // the mount after the open is seen by the next read, not the data the
 // open brought.
 func TestReadAtOpen(t *testing.T) {
-	samba.RequireTool(t, "fusermount3")
-	srv := samba.Start(t, samba.Options{})
-	ctx := context.Background()
-	tree, err := dialTree(t, ctx, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mnt, _, tree, _ := mountedTree(t, smbfs.Options{AttrTTL: 10 * time.Second, CloseDelay: -1})
 	s := tree.Session()
-	mnt := mountTree(t, srv, tree, smbfs.Options{AttrTTL: 10 * time.Second, CloseDelay: -1})
 	m := func(name string) string { return filepath.Join(mnt, name) }
 
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -21,18 +21,8 @@ import (
 // client set it, the server's refusal tells. A delete still refused leaves
 // the file as it was, read-only.
 func TestUnlinkReadOnly(t *testing.T) {
-	samba.RequireTool(t, "fusermount3")
-	srv := samba.Start(t, samba.Options{})
+	mnt, srv, tree, other := mountedTree(t, smbfs.Options{AttrTTL: 10 * time.Second})
 	ctx := context.Background()
-	tree, err := dialTree(t, ctx, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mnt := mountTree(t, srv, tree, smbfs.Options{AttrTTL: 10 * time.Second})
-	other, err := dialTree(t, ctx, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := func(name string) string { return filepath.Join(mnt, name) }
 	gone := func(name string) {
 		t.Helper()
