@@ -44,9 +44,12 @@ type Options struct {
 	Cache      string        // "strict" (default), "loose" or "none"
 	AttrTTL    time.Duration // attribute and entry cache lifetime (actimeo); 0 disables
 	AllowOther bool
-	FsName     string // shown in /proc/mounts, e.g. //server/share
-	Subdir     string // share-relative directory to mount instead of the root
-	MaxWrite   int    // largest FUSE write (default 1 MiB)
+	// NoLocks leaves POSIX and flock locks to the kernel, on this client
+	// only (the nobrl mount option); none reach the server.
+	NoLocks  bool
+	FsName   string // shown in /proc/mounts, e.g. //server/share
+	Subdir   string // share-relative directory to mount instead of the root
+	MaxWrite int    // largest FUSE write (default 1 MiB)
 	// CloseDelay keeps the server handle of a file opened for reading
 	// open this long after its last close, for the next open to take
 	// over (see deferclose.go; the closetimeo mount option); 0 closes at
@@ -127,7 +130,7 @@ func Mount(mountpoint string, tree *session.Tree, o Options) (*fuse.Server, erro
 			// writing its header into a pipe (and failing, with a log
 			// line, for 1 MiB replies) before falling back to writev.
 			DisableSplice: true,
-			EnableLocks:   true,
+			EnableLocks:   !o.NoLocks,
 			// Clearing set-user-ID bits and security.capability on
 			// write, truncate and chown is ours to do, and there is
 			// nothing to clear: SMB stores neither, modes come from

@@ -152,13 +152,10 @@ func startDaemon(o *Options, log *slog.Logger) (*daemon, error) {
 	return d, nil
 }
 
-// connect dials, authenticates, connects the share and checks the subdir.
-//
-// clientGUID is the old session's when reconnecting (the server hands
-// durable opens back only to the client that made them), else zero.
-func connect(ctx context.Context, o *Options, clientGUID [16]byte, log *slog.Logger) (*session.Session, *session.Tree, error) {
-	cfg := session.Config{
-		Addr:         net.JoinHostPort(o.Server, strconv.Itoa(o.Port)), // TCP; rdma starts at RDMAPort
+// sessionConfig is the session the options ask for, over TCP.
+func sessionConfig(o *Options, clientGUID [16]byte, log *slog.Logger) session.Config {
+	return session.Config{
+		Addr:         o.tcpAddr(), // rdma starts at RDMAPort
 		Host:         o.Server,
 		User:         o.Username,
 		Password:     o.Password,
@@ -174,8 +171,19 @@ func connect(ctx context.Context, o *Options, clientGUID [16]byte, log *slog.Log
 		CharMap:      charMapOf(o.CharMap),
 		Durable:      !o.NoLease,
 		ClientGUID:   clientGUID,
-		Logger:       log.With("component", "smb"),
+		// echo_interval: a probe after that long unanswered, given up at
+		// twice it, as Linux cifs; 0 is the session's default.
+		Timeout: 2 * time.Duration(o.EchoIntervalSec) * time.Second,
+		Logger:  log.With("component", "smb"),
 	}
+}
+
+// connect dials, authenticates, connects the share and checks the subdir.
+//
+// clientGUID is the old session's when reconnecting (the server hands
+// durable opens back only to the client that made them), else zero.
+func connect(ctx context.Context, o *Options, clientGUID [16]byte, log *slog.Logger) (*session.Session, *session.Tree, error) {
+	cfg := sessionConfig(o, clientGUID, log)
 	// SMB-Direct uses the pure-Go iWARP provider: no kernel RDMA needed.
 	// rdma_crc asks for MPA CRC32c on every SMB-Direct connection.
 	prov := iwarp.New(iwarp.Options{CRC: o.RDMACRC})
@@ -286,6 +294,7 @@ func fsOptions(o *Options, log *slog.Logger) fs.Options {
 		AttrTTL:       min(o.FileTTL(), o.DirTTL()),
 		CloseDelay:    time.Duration(o.CloseTimeoSec) * time.Second,
 		AllowOther:    o.AllowOther,
+		NoLocks:       o.NoBRL,
 		FsName:        o.UNC(),
 		Subdir:        o.Subdir,
 		Logger:        log.With("component", "fuse"),

@@ -210,7 +210,20 @@ func TestOptionMapping(t *testing.T) {
 	}
 	fo := fsOptions(o, slog.New(slog.DiscardHandler))
 	if fo.UID != 12 || fo.FileMode != 0o640 || !fo.ReadOnly || !fo.AllowOther || fo.Cache != "loose" ||
-		fo.AttrTTL != 2*time.Second || fo.FsName != "//srv/share/a/b" || fo.Subdir != "a/b" || fo.MaxWrite != 131072 {
+		fo.AttrTTL != 2*time.Second || fo.FsName != "//srv/share/a/b" || fo.Subdir != "a/b" || fo.MaxWrite != 131072 || fo.NoLocks {
+		t.Errorf("fs options %+v", fo)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if c := sessionConfig(o, [16]byte{}, log); c.Addr != "srv:445" || c.Host != "srv" || c.Timeout != 0 {
+		t.Errorf("session config: addr %q host %q timeout %v", c.Addr, c.Host, c.Timeout)
+	}
+
+	// cifs's ip=, echo_interval= and nobrl.
+	o = testOptions(t, "ip=192.0.2.7,port=4455,echo_interval=5,nobrl")
+	if c := sessionConfig(o, [16]byte{}, log); c.Addr != "192.0.2.7:4455" || c.Host != "srv" || c.Timeout != 10*time.Second {
+		t.Errorf("session config: addr %q host %q timeout %v", c.Addr, c.Host, c.Timeout)
+	}
+	if fo := fsOptions(o, log); !fo.NoLocks || fo.FsName != "//srv:4455/share" {
 		t.Errorf("fs options %+v", fo)
 	}
 }

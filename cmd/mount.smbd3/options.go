@@ -114,6 +114,17 @@ type Options struct {
 	RDMAPort     int
 	RDMACRC      bool // MPA CRC32c on SMB-Direct (iWARP) connections
 
+	// NoBRL (nobrl): byte-range and flock locks stay on this client (the
+	// kernel's own), none reach the server.
+	NoBRL bool
+	// DialHost (ip=, addr=): the address to connect to instead of
+	// resolving Server, which still names the server (the UNC, logs).
+	DialHost string
+	// EchoIntervalSec (echo_interval=, as Linux cifs): a channel whose
+	// requests go unanswered this long is probed with an ECHO, and given
+	// up at twice this; 0 keeps the session's default (20 s in all).
+	EchoIntervalSec int
+
 	AllowOther  bool
 	Foreground  bool // -f
 	Verbose     bool // -v
@@ -130,7 +141,10 @@ const optionsUsage = `usage: mount.smbd3 //server[:port]/share[/subdir] MOUNTPOI
            sign,seal,cache=strict|loose|none,actimeo=,closetimeo=,rsize=,wsize=,port=,
            direct_read_min=SIZE,mapposix|mapchars|nomapposix,
            multichannel,max_channels=N,rdma,rdma_port=,rdma_crc,allow_other,
-           noexec,nosuid,nodev,nolease,remount
+           noexec,nosuid,nodev,nolease,remount,nobrl,ip=ADDR,echo_interval=SECONDS;
+           from cifs, accepted as what this client does anyway: iocharset=utf8,
+           nounix,serverino,mfsymlinks,nosharesock,forceuid,forcegid,soft,noperm,
+           nohandlecache
   -r, -w   same as -o ro, -o rw
   -f       stay in the foreground
   -v       verbose
@@ -330,7 +344,31 @@ var (
 		"rdma_crc": true, "multichannel": true, "nomultichannel": true, "guest": true,
 		"mapposix": true, "nomapposix": true, "mapchars": true, "nomapchars": true,
 		"exec": true, "noexec": true, "suid": true, "nosuid": true, "dev": true, "nodev": true,
-		"remount": true, "nolease": true,
+		"remount": true, "nolease": true, "nobrl": true,
+	}
+	// cifsSame are mount.cifs options that ask for what this client does
+	// anyway, accepted so that an fstab line written for cifs mounts:
+	// nounix/nolinux/noposix (the SMB3 POSIX extensions are not used),
+	// serverino (inode numbers are the server's file IDs), mfsymlinks
+	// (symlinks are Minshall-French files where the server keeps no
+	// reparse points), nosharesock (every mount has its own connection),
+	// forceuid/forcegid (uid= and gid= always apply), soft (an operation
+	// on a server that stopped answering fails after a bounded time),
+	// noperm (permissions are the server's to check) and nohandlecache
+	// (directory handles are not cached).
+	cifsSame = map[string]bool{
+		"nounix": true, "nolinux": true, "noposix": true, "serverino": true,
+		"mfsymlinks": true, "nosharesock": true, "forceuid": true, "forcegid": true,
+		"soft": true, "noperm": true, "nohandlecache": true,
+	}
+	// cifsUnsupported are mount.cifs options asking for what this client
+	// does not do: an error saying so, rather than "unknown".
+	cifsUnsupported = map[string]string{
+		"hard":        "an operation on a server that stopped answering fails after a bounded time (as with soft) while the mount reconnects",
+		"noserverino": "inode numbers are always the server's file IDs",
+		"unix":        "the SMB3 POSIX extensions are not used",
+		"linux":       "the SMB3 POSIX extensions are not used",
+		"posix":       "the SMB3 POSIX extensions are not used",
 	}
 	// fuseKernelOptions are what the kernel shows in /proc/mounts for a
 	// FUSE mount; mount(8) passes them back to a remount.
@@ -344,7 +382,8 @@ var (
 		"uid": true, "gid": true, "file_mode": true, "dir_mode": true, "port": true,
 		"vers": true, "sec": true, "cache": true, "actimeo": true, "acregmax": true,
 		"acdirmax": true, "rsize": true, "wsize": true, "max_channels": true, "rdma_port": true,
-		"direct_read_min": true, "closetimeo": true,
+		"direct_read_min": true, "closetimeo": true, "iocharset": true, "ip": true, "addr": true,
+		"echo_interval": true,
 	}
 )
 
@@ -352,7 +391,7 @@ var (
 func knownOptionKey(opt string) bool {
 	key, _, _ := strings.Cut(opt, "=")
 	return flagOptions[key] || valueOptions[key] || mountFlagsIgnored[key] || fuseKernelOptions[key] ||
-		key == "comment" || strings.HasPrefix(key, "x-")
+		cifsSame[key] || cifsUnsupported[key] != "" || key == "comment" || strings.HasPrefix(key, "x-")
 }
 
 // carriesPassword reports whether opt holds a password: password=, pass=, or
@@ -401,6 +440,12 @@ func (p *optionParser) apply(opt string) error {
 	if p.remount && fuseKernelOptions[key] {
 		return nil // from /proc/mounts, passed back by mount(8)
 	}
+	if cifsSame[key] {
+		return noValue(func() {})
+	}
+	if why := cifsUnsupported[key]; why != "" {
+		return fmt.Errorf("%s: not supported: %s", key, why)
+	}
 
 	switch key {
 	case "ro":
@@ -413,6 +458,8 @@ func (p *optionParser) apply(opt string) error {
 		return noValue(func() { o.Remount = true })
 	case "nolease":
 		return noValue(func() { o.NoLease = true })
+	case "nobrl":
+		return noValue(func() { o.NoBRL = true })
 	case "sign":
 		return noValue(func() { o.Sign = true })
 	case "seal":
@@ -524,6 +571,22 @@ func (p *optionParser) apply(opt string) error {
 			err = fmt.Errorf("%q is not a size (e.g. 64MiB, or 0 for never)", val)
 		}
 		o.DirectReadMin = int64(min(n, 1<<62))
+	case "iocharset":
+		// Names are UTF-8 here and UTF-16 on the wire, whatever the locale.
+		if v := strings.ToLower(val); v != "utf8" && v != "utf-8" {
+			err = fmt.Errorf("%q: only utf8 (names are UTF-8 on this side, UTF-16 on the wire)", val)
+		}
+	case "ip", "addr":
+		if net.ParseIP(val) == nil {
+			err = fmt.Errorf("%q is not an IP address", val)
+		}
+		o.DialHost = val
+	case "echo_interval":
+		n, perr := strconv.ParseUint(val, 10, 16)
+		if perr != nil || n < 1 || n > 600 {
+			err = fmt.Errorf("%q is not a number of seconds from 1 to 600", val)
+		}
+		o.EchoIntervalSec = int(n)
 	case "max_channels":
 		n, perr := strconv.ParseUint(val, 10, 8)
 		if perr != nil || n < 1 || n > maxChannelsLimit {
@@ -962,13 +1025,24 @@ func (o *Options) NeedsPassword() bool {
 	return !o.PasswordGiven && !o.Guest && o.Sec != "none"
 }
 
-// Addr is the server address the session starts on, host:port: port=
-// (445), or rdma_port= (5445) with rdma.
+// Addr is the server address the session starts on, host:port: the
+// server's name or ip=, and port= (445), or rdma_port= (5445) with rdma.
 func (o *Options) Addr() string {
 	if o.RDMA {
-		return net.JoinHostPort(o.Server, strconv.Itoa(o.RDMAPort))
+		return net.JoinHostPort(o.dialHost(), strconv.Itoa(o.RDMAPort))
 	}
-	return net.JoinHostPort(o.Server, strconv.Itoa(o.Port))
+	return o.tcpAddr()
+}
+
+// tcpAddr is the server's TCP address, host:port.
+func (o *Options) tcpAddr() string { return net.JoinHostPort(o.dialHost(), strconv.Itoa(o.Port)) }
+
+// dialHost is what to connect to: ip= if given, else the server's name.
+func (o *Options) dialHost() string {
+	if o.DialHost != "" {
+		return o.DialHost
+	}
+	return o.Server
 }
 
 // UNC is //server[:port]/share[/subdir], the port only if not 445.
