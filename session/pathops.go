@@ -159,41 +159,40 @@ func (t *Tree) Remove(ctx context.Context, path string) error {
 
 // RemoveReadOnly deletes a file that has the read-only attribute, which
 // makes servers refuse to delete it (POSIX lets the owner of the directory
-// unlink it), in one round trip: CREATE, QUERY_INFO of the attributes,
-// SET_INFO of no attributes, SET_INFO of the delete disposition, CLOSE.
+// unlink it): one compound clears the attribute (CREATE, QUERY_INFO of the
+// attributes, SET_INFO of none, CLOSE), then Remove deletes the file.
 // Should the delete still be refused, the attributes are set back, so a
 // file that stays keeps them.
+//
+// Not one compound with a delete disposition set through the handle:
+// ksmbd (Linux 6.1) keeps that disposition on the inode, not on the name
+// opened, and a hard link of the file (git links its object to its final
+// name, then unlinks the temporary one) is deleted at the close of another
+// handle of it.
 func (t *Tree) RemoveReadOnly(ctx context.Context, path string) error {
 	none := smb2.FileBasicInformation{FileAttributes: smb2.FileAttributeNormal} // 0 would mean "unchanged"
-	o := CreateOptions{
-		Access:  smb2.Delete | smb2.FileReadAttributes | smb2.FileWriteAttributes,
+	_, mid, err := t.withHandle(ctx, "unlink", path, CreateOptions{
+		Access:  smb2.FileReadAttributes | smb2.FileWriteAttributes,
 		Options: smb2.FileNonDirectoryFile | smb2.FileOpenReparsePoint,
-	}
-	calls, err := t.compound(ctx,
-		&request{cmd: smb2.CmdCreate, body: o.request(t, path)},
+	},
 		queryInfo(smb2.InfoTypeFile, uint8(smb2.FileBasicInformationClass), smb2.FileBasicInformationSize),
-		setInfo(smb2.AnyFileID, smb2.InfoTypeFile, uint8(smb2.FileBasicInformationClass), none.Append(nil)),
-		setInfo(smb2.AnyFileID, smb2.InfoTypeFile, uint8(smb2.FileDispositionInformationClass), []byte{1}),
-		&request{cmd: smb2.CmdClose, body: &smb2.CloseRequest{FileID: smb2.AnyFileID}})
+		setInfo(smb2.AnyFileID, smb2.InfoTypeFile, uint8(smb2.FileBasicInformationClass), none.Append(nil)))
 	if err != nil {
 		return err
 	}
-	for _, cl := range calls {
-		defer cl.release()
+	var out smb2.OutputResponse
+	var was smb2.FileBasicInformation
+	known := out.Unmarshal(mid[0].body) == nil && was.Unmarshal(out.Buffer) == nil
+	for _, cl := range mid {
+		cl.release()
 	}
-	if err := statusErr(calls[0]); err != nil {
-		return withPath(err, "unlink", path)
-	}
-	if err := statusErr(calls[3]); err != nil {
-		var out smb2.OutputResponse
-		var was smb2.FileBasicInformation
-		if statusErr(calls[1]) == nil && statusErr(calls[2]) == nil &&
-			out.Unmarshal(calls[1].body) == nil && was.Unmarshal(out.Buffer) == nil {
+	if err := t.Remove(ctx, path); err != nil {
+		if known && was.FileAttributes != 0 {
 			t.SetAttr(context.WithoutCancel(ctx), path, SetAttr{Attributes: uint32(was.FileAttributes)})
 		}
-		return withPath(err, "unlink", path)
+		return err
 	}
-	return withPath(statusErr(calls[4]), "unlink", path)
+	return nil
 }
 
 // Rmdir deletes an empty directory.
