@@ -51,8 +51,8 @@ type node struct {
 	// coalesced as ever.
 	noWCache atomic.Bool
 	// readOnly: the file had the read-only attribute when last seen, so
-	// an unlink clears it in the same compound as the delete instead of
-	// first being refused (see fsys.remove).
+	// an unlink clears it before the delete instead of first being
+	// refused (see fsys.remove).
 	readOnly atomic.Bool
 }
 

@@ -52,6 +52,23 @@ func queryInfo(typ smb2.InfoType, class uint8, outLen int) *request {
 	}}
 }
 
+// readStart is a READ of up to n bytes from the start of the file a
+// compound's CREATE opened.
+func readStart(n int) *request {
+	return &request{cmd: smb2.CmdRead, charge: charge(n), body: &smb2.ReadRequest{
+		Padding: smb2.HeaderSize + 16, Length: uint32(n), FileID: smb2.AnyFileID,
+	}}
+}
+
+// readData returns a copy of the data of a READ response.
+func readData(body []byte) ([]byte, error) {
+	var resp smb2.ReadResponse
+	if err := resp.Unmarshal(body); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), resp.Data...), nil
+}
+
 func setInfo(id smb2.FileID, typ smb2.InfoType, class uint8, buf []byte) *request {
 	return &request{cmd: smb2.CmdSetInfo, charge: charge(len(buf)), body: &smb2.SetInfoRequest{
 		InfoType: typ, InfoClass: class, FileID: id, Buffer: buf,
@@ -308,9 +325,7 @@ func (t *Tree) CreateStatRead(ctx context.Context, path string, o CreateOptions,
 	reqs := []*request{{cmd: smb2.CmdCreate, body: req},
 		queryInfo(smb2.InfoTypeFile, uint8(smb2.FileAllInformationClass), 4096)}
 	if n > 0 {
-		reqs = append(reqs, &request{cmd: smb2.CmdRead, charge: charge(n), body: &smb2.ReadRequest{
-			Padding: smb2.HeaderSize + 16, Length: uint32(n), FileID: smb2.AnyFileID,
-		}})
+		reqs = append(reqs, readStart(n))
 	}
 	calls, err := t.compound(ctx, reqs...)
 	if err != nil {
@@ -334,9 +349,8 @@ func (t *Tree) CreateStatRead(ctx context.Context, path string, o CreateOptions,
 		f.Info = infoFromAll(path, &all)
 	}
 	if n > 0 && statusErr(calls[2]) == nil {
-		var resp smb2.ReadResponse
-		if resp.Unmarshal(calls[2].body) == nil && len(resp.Data) <= n {
-			data = append([]byte(nil), resp.Data...)
+		if d, err := readData(calls[2].body); err == nil && len(d) <= n {
+			data = d // else nil: the reader asks again
 		}
 	}
 	return f, f.Info, data, nil
@@ -374,9 +388,7 @@ func (t *Tree) CreateNew(ctx context.Context, path string, o CreateOptions) (*Fi
 // (CREATE + READ + CLOSE compound); used to recognise symlink files.
 func (t *Tree) ReadSmall(ctx context.Context, path string, n int) ([]byte, error) {
 	_, mid, err := t.withHandle(ctx, "read", path, CreateOptions{Access: smb2.GenericRead, Options: smb2.FileNonDirectoryFile},
-		&request{cmd: smb2.CmdRead, charge: charge(n), body: &smb2.ReadRequest{
-			Padding: smb2.HeaderSize + 16, Length: uint32(n), FileID: smb2.AnyFileID,
-		}})
+		readStart(n))
 	if err != nil {
 		if errors.Is(err, smb2.StatusEndOfFile) {
 			return nil, nil
@@ -384,9 +396,5 @@ func (t *Tree) ReadSmall(ctx context.Context, path string, n int) ([]byte, error
 		return nil, err
 	}
 	defer mid[0].release()
-	var resp smb2.ReadResponse
-	if err := resp.Unmarshal(mid[0].body); err != nil {
-		return nil, err
-	}
-	return append([]byte(nil), resp.Data...), nil
+	return readData(mid[0].body)
 }
